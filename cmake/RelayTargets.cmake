@@ -1,0 +1,50 @@
+# Target helpers (after Redpanda's v_cc_library): every library is relay_<name> with the alias relay::<name>.
+include_guard(GLOBAL)
+
+# Flags every Relay target compiles with: C++20, warnings, and the sanitizer of this build.
+add_library(relay_options INTERFACE)
+add_library(relay::options ALIAS relay_options)
+target_compile_features(relay_options INTERFACE cxx_std_20)
+target_compile_options(relay_options INTERFACE -Wall -Wextra -Wpedantic -Wnon-virtual-dtor -Wcast-align
+    -Woverloaded-virtual -Wimplicit-fallthrough $<$<BOOL:${RELAY_WERROR}>:-Werror>)
+if(RELAY_SANITIZER STREQUAL "address")
+    set(_relay_san -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+elseif(RELAY_SANITIZER STREQUAL "thread")
+    set(_relay_san -fsanitize=thread -fno-omit-frame-pointer)
+elseif(NOT RELAY_SANITIZER STREQUAL "")
+    message(FATAL_ERROR "RELAY_SANITIZER must be '', 'address' or 'thread', not '${RELAY_SANITIZER}'")
+endif()
+if(_relay_san)
+    target_compile_options(relay_options INTERFACE ${_relay_san})
+    target_link_options(relay_options INTERFACE ${_relay_san})
+endif()
+
+# relay_cc_library(NAME <name> SRCS <files...> [INCLUDE <dir>] [DEPS <targets...>] [PRIVATE_DEPS <targets...>])
+function(relay_cc_library)
+    cmake_parse_arguments(arg "" "NAME;INCLUDE" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
+    if(NOT arg_INCLUDE)
+        set(arg_INCLUDE ${PROJECT_SOURCE_DIR}/common/include)
+    endif()
+    add_library(relay_${arg_NAME} ${arg_SRCS})
+    add_library(relay::${arg_NAME} ALIAS relay_${arg_NAME})
+    target_include_directories(relay_${arg_NAME} PUBLIC ${arg_INCLUDE})
+    target_link_libraries(relay_${arg_NAME} PUBLIC relay::options ${arg_DEPS} PRIVATE ${arg_PRIVATE_DEPS})
+endfunction()
+
+# relay_test(NAME <name> LABEL <unit|integration|system|...> SRCS <files...> [DEPS <targets...>]
+#            [FIXTURES <fixtures...>] [TIMEOUT <seconds>])
+# One GoogleTest executable; each TEST becomes its own CTest entry carrying the label.
+function(relay_test)
+    cmake_parse_arguments(arg "" "NAME;LABEL;TIMEOUT" "SRCS;DEPS;FIXTURES" ${ARGN})
+    if(NOT arg_TIMEOUT)
+        set(arg_TIMEOUT 120)
+    endif()
+    add_executable(${arg_NAME} ${arg_SRCS})
+    target_link_libraries(${arg_NAME} PRIVATE relay::options ${arg_DEPS} GTest::gmock GTest::gtest_main)
+    set(props LABELS ${arg_LABEL} TIMEOUT ${arg_TIMEOUT}
+        ENVIRONMENT "RELAY_TEST_KAFKA_FILE=${CMAKE_BINARY_DIR}/kafka/bootstrap;RELAY_TEST_SOURCE_DIR=${PROJECT_SOURCE_DIR};RELAY_TEST_BINARY_DIR=${CMAKE_BINARY_DIR}")
+    if(arg_FIXTURES)
+        list(APPEND props FIXTURES_REQUIRED "${arg_FIXTURES}")
+    endif()
+    gtest_discover_tests(${arg_NAME} TEST_PREFIX "${arg_LABEL}." DISCOVERY_TIMEOUT 30 PROPERTIES ${props})
+endfunction()
