@@ -126,9 +126,15 @@ bool parse_level(std::string_view text, level& out) noexcept
     return false;
 }
 
-void set_level(level l) noexcept { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
+void set_level(level l) noexcept
+{
+    g_level.store(static_cast<int>(l), std::memory_order_relaxed);
+}
 
-level current_level() noexcept { return static_cast<level>(g_level.load(std::memory_order_relaxed)); }
+level current_level() noexcept
+{
+    return static_cast<level>(g_level.load(std::memory_order_relaxed));
+}
 
 void set_sink(std::shared_ptr<sink> s)
 {
@@ -151,11 +157,21 @@ void append_json_escaped(std::string& out, std::string_view s)
             }
         }
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
         default:
             if (c < 0x20 || c >= 0x80) {
                 out += "\\u00";

@@ -2,7 +2,6 @@
 
 #include "detail.hpp"
 
-
 namespace relay::webhook {
 namespace {
 

@@ -25,8 +25,8 @@ enum class level : int
 /// The lowercase name of a level ("err", "info", ...).
 std::string_view to_string(level l) noexcept;
 
-/// Parses "debug", "info", "notice", "warning"/"warn", "err"/"error", "crit", "alert", "emerg" or a digit 0-7.
-/// Returns false and leaves `out` untouched on anything else.
+/// Parses "debug", "info", "notice", "warning"/"warn", "err"/"error", "crit", "alert", "emerg" or a digit
+/// 0-7. Returns false and leaves `out` untouched on anything else.
 bool parse_level(std::string_view text, level& out) noexcept;
 
 /// One structured field of a log line. Values are borrowed: they must outlive the logging call only.
@@ -37,19 +37,34 @@ struct field
     std::string_view key;
     value_type value;
 
-    field(std::string_view k, std::string_view v) : key(k), value(v) {}
-    field(std::string_view k, const char* v) : key(k), value(std::string_view(v ? v : "")) {}
-    field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
-    field(std::string_view k, bool v) : key(k), value(v) {}
-    field(std::string_view k, double v) : key(k), value(v) {}
-    template <class Int>
-        requires(std::is_integral_v<Int> && !std::is_same_v<Int, bool>)
-    field(std::string_view k, Int v)
+    field(std::string_view k, std::string_view v)
         : key(k)
-        , value(std::is_signed_v<Int> ? value_type(static_cast<std::int64_t>(v))
-                                      : value_type(static_cast<std::uint64_t>(v)))
-    {
-    }
+        , value(v)
+    {}
+    field(std::string_view k, const char* v)
+        : key(k)
+        , value(std::string_view(v ? v : ""))
+    {}
+    field(std::string_view k, const std::string& v)
+        : key(k)
+        , value(std::string_view(v))
+    {}
+    field(std::string_view k, bool v)
+        : key(k)
+        , value(v)
+    {}
+    field(std::string_view k, double v)
+        : key(k)
+        , value(v)
+    {}
+    template <class Int>
+    requires(std::is_integral_v<Int> && !std::is_same_v<Int, bool>) field(std::string_view k, Int v)
+        : key(k)
+        , value(
+              std::is_signed_v<Int> ? value_type(static_cast<std::int64_t>(v))
+                                    : value_type(static_cast<std::uint64_t>(v))
+          )
+    {}
 };
 
 /// Where formatted lines go. Implementations must be thread-safe; `line` has no trailing newline.
@@ -67,7 +82,10 @@ void set_level(level l) noexcept;
 level current_level() noexcept;
 
 /// True when a message at `l` would be written; use it to skip building expensive fields.
-inline bool enabled(level l) noexcept { return static_cast<int>(l) <= static_cast<int>(current_level()); }
+inline bool enabled(level l) noexcept
+{
+    return static_cast<int>(l) <= static_cast<int>(current_level());
+}
 
 /// Replaces the destination of log lines (default: stderr, one line per write). Passing nullptr restores
 /// stderr. Thread-safe; lines being written while the sink changes go to either sink.
@@ -81,12 +99,30 @@ std::string format(level l, std::string_view msg, std::initializer_list<field> f
 /// Writes one line if `l` is enabled. Thread-safe; never throws.
 void write(level l, std::string_view msg, std::initializer_list<field> fields = {}) noexcept;
 
-inline void debug(std::string_view msg, std::initializer_list<field> f = {}) noexcept { write(level::debug, msg, f); }
-inline void info(std::string_view msg, std::initializer_list<field> f = {}) noexcept { write(level::info, msg, f); }
-inline void notice(std::string_view msg, std::initializer_list<field> f = {}) noexcept { write(level::notice, msg, f); }
-inline void warn(std::string_view msg, std::initializer_list<field> f = {}) noexcept { write(level::warning, msg, f); }
-inline void error(std::string_view msg, std::initializer_list<field> f = {}) noexcept { write(level::err, msg, f); }
-inline void crit(std::string_view msg, std::initializer_list<field> f = {}) noexcept { write(level::crit, msg, f); }
+inline void debug(std::string_view msg, std::initializer_list<field> f = {}) noexcept
+{
+    write(level::debug, msg, f);
+}
+inline void info(std::string_view msg, std::initializer_list<field> f = {}) noexcept
+{
+    write(level::info, msg, f);
+}
+inline void notice(std::string_view msg, std::initializer_list<field> f = {}) noexcept
+{
+    write(level::notice, msg, f);
+}
+inline void warn(std::string_view msg, std::initializer_list<field> f = {}) noexcept
+{
+    write(level::warning, msg, f);
+}
+inline void error(std::string_view msg, std::initializer_list<field> f = {}) noexcept
+{
+    write(level::err, msg, f);
+}
+inline void crit(std::string_view msg, std::initializer_list<field> f = {}) noexcept
+{
+    write(level::crit, msg, f);
+}
 
 /// Appends `s` to `out` as the inside of a JSON string (no surrounding quotes). Shared by every JSON writer
 /// that must not trust its input to be valid UTF-8.
