@@ -33,7 +33,9 @@ int main(int argc, char** argv)
 {
     CLI::App app{"Relay delivers Kafka events as signed webhooks (Standard Webhooks v1).", "relay"};
     app.set_version_flag("--version", std::string("relay ") + relay::version);
-    app.footer("Configuration: a YAML or JSON file (--config or RELAY_CONFIG) plus RELAY_* environment variables.");
+    app.footer(
+        "Configuration: a YAML or JSON file (--config or RELAY_CONFIG) plus RELAY_* environment variables."
+    );
 
     std::optional<std::string> config_file;
     auto* config_cmd = app.add_subcommand(
