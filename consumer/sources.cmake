@@ -1,10 +1,18 @@
-# relay::delivery: the delivery worker's library (consumer/include/relay/delivery, consumer/src).
-# Pure delivery logic: outcome classification, Retry-After, retry schedule, offset tracking.
+# relay::delivery: the delivery worker's pure logic (consumer/include/relay/delivery, consumer/src): outcome
+# classification, Retry-After, retry schedule, offset tracking, retry/DLQ record format, admission gate.
 relay_cc_library(NAME delivery
     SRCS
         ${CMAKE_CURRENT_SOURCE_DIR}/src/outcome.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/src/retry_after.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/src/retry_schedule.cpp
         ${CMAKE_CURRENT_SOURCE_DIR}/src/offset_tracker.cpp
+        ${CMAKE_CURRENT_SOURCE_DIR}/src/parking.cpp
     INCLUDE ${PROJECT_SOURCE_DIR}/consumer/include
-    DEPS relay::event relay::log relay::asio)
+    DEPS relay::event relay::log relay::asio relay::kafka)
+
+# relay::worker: `relay deliver`'s engine, wiring Kafka, the routing table and the HTTP client.
+relay_cc_library(NAME worker
+    SRCS ${CMAKE_CURRENT_SOURCE_DIR}/src/worker.cpp
+    INCLUDE ${PROJECT_SOURCE_DIR}/consumer/include
+    DEPS relay::delivery relay::config relay::kafka relay::http relay::subscription relay::webhook relay::event
+        relay::version prometheus-cpp::core)

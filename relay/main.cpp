@@ -1,5 +1,4 @@
-#include "relay/config/load.hpp"
-#include "relay/log/log.hpp"
+#include "relay/cli/commands.hpp"
 #include "relay/version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -8,27 +7,6 @@
 #include <optional>
 #include <string>
 
-namespace {
-
-// `relay config`: loads the config file and RELAY_* environment exactly as the services will, and prints the
-// effective configuration with secrets masked, or every problem found.
-int run_config(const std::optional<std::string>& file)
-{
-    try {
-        const auto cfg = relay::config::load_config(
-            file ? std::optional<std::filesystem::path>(*file) : std::nullopt,
-            relay::config::environment::from_process()
-        );
-        std::cout << relay::config::to_json(cfg, true) << '\n';
-        return 0;
-    } catch (const relay::config::config_error& e) {
-        std::cerr << e.what() << '\n';
-        return 2;
-    }
-}
-
-} // namespace
-
 int main(int argc, char** argv)
 {
     CLI::App app{"Relay delivers Kafka events as signed webhooks (Standard Webhooks v1).", "relay"};
@@ -36,6 +14,7 @@ int main(int argc, char** argv)
     app.footer(
         "Configuration: a YAML or JSON file (--config or RELAY_CONFIG) plus RELAY_* environment variables."
     );
+    app.require_subcommand(0, 1);
 
     std::optional<std::string> config_file;
     auto* config_cmd = app.add_subcommand(
@@ -43,13 +22,20 @@ int main(int argc, char** argv)
     );
     config_cmd->add_option("-c,--config", config_file, "YAML or JSON config file (default: $RELAY_CONFIG)");
 
+    auto* deliver_cmd = app.add_subcommand(
+        "deliver", "Run a delivery worker: consume events, deliver signed webhooks, retry and dead-letter"
+    );
+    deliver_cmd->add_option("-c,--config", config_file, "YAML or JSON config file (default: $RELAY_CONFIG)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
     if (config_cmd->parsed())
-        return run_config(config_file);
+        return relay::cli::run_config(config_file);
+    if (deliver_cmd->parsed())
+        return relay::cli::run_deliver(config_file);
     std::cout << app.help();
     return 0;
 }

@@ -1,0 +1,1255 @@
+#include "relay/delivery/worker.hpp"
+
+#include "relay/delivery/gate.hpp"
+#include "relay/delivery/offset_tracker.hpp"
+#include "relay/delivery/outcome.hpp"
+#include "relay/delivery/parking.hpp"
+#include "relay/delivery/retry_after.hpp"
+#include "relay/delivery/retry_schedule.hpp"
+#include "relay/event/envelope.hpp"
+#include "relay/http/client.hpp"
+#include "relay/http/client_tls.hpp"
+#include "relay/kafka/consumer.hpp"
+#include "relay/kafka/error.hpp"
+#include "relay/kafka/producer.hpp"
+#include "relay/log/log.hpp"
+#include "relay/net/address_policy.hpp"
+#include "relay/version.hpp"
+#include "relay/webhook/signing.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace relay::delivery {
+
+namespace asio = boost::asio;
+using subscription_t = relay::subscription::subscription;
+using relay::subscription::ordering_mode;
+using subscription_ptr = std::shared_ptr<const subscription_t>;
+using header_list = std::vector<std::pair<std::string_view, std::string_view>>;
+
+namespace {
+
+std::int64_t now_ms()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch()
+    )
+        .count();
+}
+
+const std::string& user_agent()
+{
+    static const std::string ua = std::string("relay/") + relay::version;
+    return ua;
+}
+
+/// An assigned partition: its offset tracker and, for retry tiers, the records held until due.
+struct partition_state
+{
+    struct held_record
+    {
+        kafka::message_ptr msg;
+        retry_record retry;
+    };
+
+    partition_state(std::string t, std::int32_t p, bool is_retry, asio::io_context& timer_ctx)
+        : topic(std::move(t))
+        , partition(p)
+        , retry(is_retry)
+        , timer(timer_ctx)
+    {}
+
+    const std::string topic;
+    const std::int32_t partition;
+    const bool retry;
+
+    std::mutex mutex;
+    std::condition_variable idle;     // notified when tracker.idle() while revoke_waiting
+    offset_tracker tracker;           // guarded by mutex
+    std::int64_t stored = -1;         // last offset handed to store_offset; guarded by mutex
+    bool revoked = false;             // guarded by mutex
+    bool revoke_waiting = false;      // guarded by mutex
+    std::deque<held_record> held;     // retry records not due yet, in offset order; guarded by mutex
+    bool hold_paused = false;         // guarded by the worker's flow mutex
+    asio::steady_timer timer;         // fires when held.front() is due; used on the timer thread only
+};
+
+/// A consumed record in flight: done when every delivery of it has finished (pending reaches zero).
+struct record_ctx
+{
+    std::shared_ptr<partition_state> part;
+    std::int64_t offset = 0;
+    kafka::message_ptr msg;
+    std::atomic<int> pending{1}; // one per delivery, plus the guard released after dispatch
+    std::size_t shard = 0;
+
+    std::string event_id;
+    std::optional<std::string_view> key;
+    std::optional<std::string_view> value;
+    std::string traceparent;
+    std::string tracestate;
+    header_list headers; // the record's headers, views into msg
+    delivery::origin origin;
+    std::int64_t first_attempt_ms = 0;
+};
+
+/// Per-subscription state shared by its deliveries.
+struct subscription_state
+{
+    subscription_state(subscription_ptr s, const retry_schedule& fallback, std::size_t default_limit)
+        : sub(std::move(s))
+        , admission(sub->max_in_flight ? sub->max_in_flight : default_limit, sub->ordering == ordering_mode::key)
+        , schedule(sub->retry_schedule ? retry_schedule(*sub->retry_schedule, fallback.jitter()) : fallback)
+    {
+        if (sub->signing_key) {
+            if (auto k = webhook::signing_key::parse(*sub->signing_key))
+                signing_key = *k;
+        }
+    }
+
+    subscription_ptr sub; // the version this state was made for; guarded by the worker's subs_mutex
+    struct delivery_ctx;
+    gate<std::shared_ptr<delivery_ctx>> admission;
+    retry_schedule schedule;
+    std::optional<webhook::signing_key> signing_key;
+    bool admission_ordered = sub->ordering == ordering_mode::key;
+};
+
+} // namespace
+
+/// One delivery of a record to a subscription, across its attempts.
+struct subscription_state::delivery_ctx
+{
+    std::shared_ptr<record_ctx> rec;
+    std::shared_ptr<subscription_state> sub_state;
+    subscription_ptr sub_ptr; // the subscription as routed (immutable)
+    std::uint32_t attempt = 1; // the attempt being made
+    std::int64_t first_attempt_ms = 0;
+    unsigned last_status = 0;
+    std::string last_error;
+    std::size_t shard = 0;
+
+    // Storage the request points into, valid until the attempt completes.
+    std::string timestamp;
+    std::string signature;
+    http::client_request request;
+    std::optional<asio::steady_timer> backoff;
+
+    const subscription_t& sub() const { return *sub_ptr; }
+    std::optional<std::string_view> order_key() const
+    {
+        return sub_state->admission_ordered ? rec->key : std::nullopt;
+    }
+};
+
+using delivery_ptr = std::shared_ptr<subscription_state::delivery_ctx>;
+
+struct worker::impl final : kafka::consumer_handler
+{
+    struct shard
+    {
+        asio::io_context ctx{1};
+        asio::executor_work_guard<asio::io_context::executor_type> work{ctx.get_executor()};
+        std::unique_ptr<http::client> client;
+        std::thread thread;
+    };
+
+    struct metrics
+    {
+        prometheus::Counter* delivered = nullptr;
+        prometheus::Counter* retried = nullptr;
+        prometheus::Counter* dead_lettered = nullptr;
+        prometheus::Family<prometheus::Counter>* dlq_family = nullptr;
+        prometheus::Family<prometheus::Counter>* attempts_family = nullptr;
+        std::array<prometheus::Counter*, 6> attempts_by_class{}; // error, 1xx..5xx
+        prometheus::Gauge* in_flight = nullptr;
+        prometheus::Histogram* attempt_seconds = nullptr;
+        prometheus::Counter* records = nullptr;
+    };
+
+    explicit impl(worker_options o)
+        : opts(std::move(o))
+        , cfg(opts.cfg)
+        , schedule(cfg.delivery.retry_schedule, cfg.delivery.retry_jitter)
+        , tiers(schedule.tiers())
+    {
+        if (!opts.routes)
+            opts.routes = std::make_shared<subscription::atomic_routing_table>();
+        high_water = std::max<std::size_t>(1, cfg.delivery.max_in_flight);
+        low_water = high_water - high_water / 4;
+        for (const auto tier : tiers)
+            tier_topics.push_back(tier_topic(cfg.topics.retry_prefix, tier));
+        inputs.push_back(cfg.topics.events);
+        for (const auto& t : cfg.topics.inputs) {
+            if (std::find(inputs.begin(), inputs.end(), t) == inputs.end())
+                inputs.push_back(t);
+        }
+        build_metrics();
+        build_clients();
+    }
+
+    ~impl() override { stop(); }
+
+    // ---- construction ----------------------------------------------------------------------------------
+
+    kafka::properties common_properties() const
+    {
+        kafka::properties p(cfg.kafka.properties.begin(), cfg.kafka.properties.end());
+        p["bootstrap.servers"] = cfg.kafka.brokers;
+        return p;
+    }
+
+    void build_clients()
+    {
+        auto fatal = [this](boost::system::error_code, std::string_view reason) {
+            if (opts.on_fatal)
+                opts.on_fatal(reason);
+        };
+
+        const auto max_record = std::to_string(max_parked_record_bytes(cfg));
+        kafka::client_options prod;
+        prod.config = common_properties();
+        prod.config["enable.idempotence"] = "true";
+        prod.config["acks"] = "all";
+        prod.config["linger.ms"] = "5";
+        prod.config["message.max.bytes"] = max_record;
+        for (const auto& [k, v] : cfg.kafka.producer_properties)
+            prod.config[k] = v;
+        prod.on_fatal = fatal;
+        producer = std::make_unique<kafka::producer>(prod);
+
+        kafka::consumer_options cons;
+        cons.client.config = common_properties();
+        cons.client.config["group.id"] = cfg.kafka.group_id;
+        if (!cfg.kafka.instance_id.empty())
+            cons.client.config["group.instance.id"] = cfg.kafka.instance_id;
+        cons.client.config["auto.offset.reset"] = "earliest";
+        for (const auto& [k, v] : cfg.kafka.consumer_properties)
+            cons.client.config[k] = v;
+        cons.client.on_fatal = fatal;
+        consumer = std::make_unique<kafka::consumer>(cons, *this);
+
+        http::client_params params;
+        const std::size_t threads =
+            cfg.delivery.threads ? cfg.delivery.threads : std::max(1u, std::thread::hardware_concurrency());
+        params.max_connections_per_origin =
+            std::max<std::size_t>(1, (cfg.delivery.max_connections_per_origin + threads - 1) / threads);
+        params.connect_timeout = cfg.delivery.connect_timeout;
+        params.idle_timeout = cfg.delivery.idle_timeout;
+        params.max_response_body = cfg.delivery.response_body_limit;
+        params.address_policy.allow_loopback = cfg.delivery.allow_loopback;
+        params.address_policy.allow_private = cfg.delivery.allow_private_networks;
+        for (const auto& n : cfg.delivery.allowed_networks) {
+            auto c = net::parse_cidr(n);
+            if (!c)
+                throw std::runtime_error("delivery.allowed_networks: invalid network '" + n + "'");
+            params.address_policy.allow.push_back(*c);
+        }
+        auto tls = http::make_client_tls_context(cfg.delivery.ca_file);
+        for (std::size_t i = 0; i < threads; ++i) {
+            auto s = std::make_unique<shard>();
+            s->client = std::make_unique<http::client>(s->ctx.get_executor(), params, tls);
+            shards.push_back(std::move(s));
+        }
+    }
+
+    void build_metrics()
+    {
+        if (!opts.registry)
+            return;
+        auto& reg = *opts.registry;
+        auto& outcomes = prometheus::BuildCounter()
+                             .Name("relay_deliveries_total")
+                             .Help("Deliveries finished, by outcome: delivered (2xx), retried (parked on a retry "
+                                   "topic), dead_lettered (written to the DLQ)")
+                             .Register(reg);
+        m.delivered = &outcomes.Add({{"outcome", "delivered"}});
+        m.retried = &outcomes.Add({{"outcome", "retried"}});
+        m.dead_lettered = &outcomes.Add({{"outcome", "dead_lettered"}});
+        m.dlq_family = &prometheus::BuildCounter()
+                            .Name("relay_dlq_records_total")
+                            .Help("Records written to the dead-letter topic, by reason")
+                            .Register(reg);
+        m.attempts_family = &prometheus::BuildCounter()
+                                 .Name("relay_delivery_attempts_total")
+                                 .Help("HTTP delivery attempts, by status class (error = no HTTP status)")
+                                 .Register(reg);
+        const char* classes[] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
+        for (std::size_t i = 0; i < 6; ++i)
+            m.attempts_by_class[i] = &m.attempts_family->Add({{"status_class", classes[i]}});
+        m.in_flight = &prometheus::BuildGauge()
+                           .Name("relay_deliveries_in_flight")
+                           .Help("Deliveries started and not finished (attempting, waiting or parking)")
+                           .Register(reg)
+                           .Add({});
+        m.attempt_seconds = &prometheus::BuildHistogram()
+                                 .Name("relay_delivery_attempt_duration_seconds")
+                                 .Help("Duration of one HTTP delivery attempt, connection included")
+                                 .Register(reg)
+                                 .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                                 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                                                                                 10, 30, 60});
+        m.records = &prometheus::BuildCounter()
+                         .Name("relay_records_consumed_total")
+                         .Help("Input and retry records consumed")
+                         .Register(reg)
+                         .Add({});
+    }
+
+    // ---- lifecycle ---------------------------------------------------------------------------------------
+
+    void start()
+    {
+        timer_thread = std::thread([this] { timer_ctx.run(); });
+        for (auto& s : shards)
+            s->thread = std::thread([&ctx = s->ctx] { ctx.run(); });
+        std::vector<std::string> topics = inputs;
+        topics.insert(topics.end(), tier_topics.begin(), tier_topics.end());
+        if (const auto ec = consumer->subscribe(topics))
+            throw std::runtime_error("cannot subscribe to the input and retry topics: " + ec.message());
+        running.store(true);
+        relay::log::info(
+            "worker started",
+            {{"group", cfg.kafka.group_id},
+             {"instance", cfg.kafka.instance_id},
+             {"inputs", inputs.size()},
+             {"retry_tiers", tier_topics.size()},
+             {"threads", shards.size()},
+             {"max_in_flight", high_water}}
+        );
+    }
+
+    void stop()
+    {
+        if (stopped.exchange(true))
+            return;
+        running.store(false);
+        stopping.store(true);
+        if (consumer)
+            consumer->pause(consumer->assignment());
+        // Let in-flight deliveries finish or park.
+        const auto deadline = std::chrono::steady_clock::now() + cfg.delivery.drain_timeout;
+        {
+            std::unique_lock lock(drain_mutex);
+            drain_cv.wait_until(lock, deadline, [this] { return in_flight.load() == 0; });
+        }
+        const auto left = in_flight.load();
+        relay::log::info("worker draining done", {{"unfinished", left}});
+        abandoned.store(true);
+        // Nothing more is stored: the final commit and leave happen in close().
+        if (consumer)
+            consumer->close();
+        asio::post(timer_ctx, [this] {
+            std::lock_guard lock(parts_mutex);
+            for (auto& [key, part] : parts)
+                part->timer.cancel();
+        });
+        for (auto& s : shards) {
+            s->client->close();
+            s->work.reset();
+        }
+        for (auto& s : shards) {
+            // In-flight requests end within their timeouts; after the drain nobody waits for them.
+            s->ctx.stop();
+            if (s->thread.joinable())
+                s->thread.join();
+        }
+        timer_ctx.stop();
+        if (timer_thread.joinable())
+            timer_thread.join();
+        if (producer)
+            producer->close(std::chrono::seconds(5));
+        {
+            std::lock_guard lock(parts_mutex);
+            for (auto& [key, part] : parts) {
+                std::lock_guard plock(part->mutex);
+                part->held.clear();
+            }
+            parts.clear();
+        }
+        for (auto& s : shards)
+            s->client.reset();
+        relay::log::info("worker stopped", {{"delivered", delivered_count.load()}});
+    }
+
+    // ---- consumer_handler (poll thread) --------------------------------------------------------------------
+
+    static std::string part_key(std::string_view topic, std::int32_t partition)
+    {
+        std::string k(topic);
+        k += '\0';
+        k += std::to_string(partition);
+        return k;
+    }
+
+    bool is_retry_topic(std::string_view topic) const
+    {
+        return std::find(tier_topics.begin(), tier_topics.end(), topic) != tier_topics.end();
+    }
+
+    void on_assigned(const std::vector<kafka::topic_partition>& list) override
+    {
+        std::vector<kafka::topic_partition> to_pause;
+        {
+            std::lock_guard lock(parts_mutex);
+            for (const auto& tp : list) {
+                parts[part_key(tp.topic, tp.partition)] = std::make_shared<partition_state>(
+                    tp.topic, tp.partition, is_retry_topic(tp.topic), timer_ctx
+                );
+                to_pause.push_back({tp.topic, tp.partition});
+            }
+        }
+        std::lock_guard flow(flow_mutex);
+        if (budget_paused || stopping.load())
+            consumer->pause(to_pause);
+    }
+
+    void on_revoked(const std::vector<kafka::topic_partition>& list, bool lost) override
+    {
+        std::vector<std::shared_ptr<partition_state>> revoked;
+        {
+            std::lock_guard lock(parts_mutex);
+            for (const auto& tp : list) {
+                const auto it = parts.find(part_key(tp.topic, tp.partition));
+                if (it == parts.end())
+                    continue;
+                revoked.push_back(it->second);
+                parts.erase(it);
+            }
+        }
+        // Held retry records will be read again by the partition's next owner (they stay not done, so the
+        // commit stops before them).
+        std::vector<std::size_t> dropped;
+        for (auto& part : revoked) {
+            std::lock_guard plock(part->mutex);
+            dropped.push_back(part->held.size());
+            part->held.clear();
+            asio::post(timer_ctx, [part] { part->timer.cancel(); });
+        }
+        // Give in-flight deliveries a moment to finish so the next owner does not send them again.
+        const auto wait = std::min<std::chrono::milliseconds>(cfg.delivery.drain_timeout, std::chrono::seconds(10));
+        const auto deadline = std::chrono::steady_clock::now() + wait;
+        for (std::size_t i = 0; i < revoked.size(); ++i) {
+            auto& part = revoked[i];
+            std::unique_lock plock(part->mutex);
+            if (!lost && !stopping.load()) {
+                part->revoke_waiting = true;
+                part->idle.wait_until(plock, deadline, [&] { return part->tracker.in_flight() <= dropped[i]; });
+            }
+            part->revoked = true;
+        }
+    }
+
+    void on_messages(std::vector<kafka::message_ptr> batch) override
+    {
+        if (stopping.load())
+            return; // not tracked, so never committed: the next owner reads them again
+        const auto table = opts.routes->load();
+        std::shared_ptr<partition_state> part;
+        for (auto& msg : batch) {
+            if (m.records)
+                m.records->Increment();
+            records_count.fetch_add(1, std::memory_order_relaxed);
+            const auto topic = kafka::topic_name(*msg);
+            if (!part || part->partition != msg->partition || part->topic != topic) {
+                std::lock_guard lock(parts_mutex);
+                const auto it = parts.find(part_key(topic, msg->partition));
+                part = it == parts.end() ? nullptr : it->second;
+            }
+            if (!part)
+                continue;
+            {
+                std::lock_guard plock(part->mutex);
+                if (part->revoked || !part->tracker.track(msg->offset))
+                    continue;
+                if (part->retry && !part->held.empty()) {
+                    // Behind a record that is not due: keep the partition's order.
+                    hold_locked(part, std::move(msg));
+                    continue;
+                }
+            }
+            if (part->retry)
+                on_retry_record(part, std::move(msg), *table);
+            else
+                on_input_record(part, std::move(msg), *table);
+        }
+        check_budget();
+    }
+
+    void on_error(boost::system::error_code ec, std::string_view reason) override
+    {
+        relay::log::warn("kafka consumer error", {{"error", ec.message()}, {"detail", reason}});
+    }
+
+    // ---- records -------------------------------------------------------------------------------------------
+
+    std::shared_ptr<record_ctx> make_record(const std::shared_ptr<partition_state>& part, kafka::message_ptr msg)
+    {
+        auto rec = std::make_shared<record_ctx>();
+        rec->part = part;
+        rec->offset = msg->offset;
+        rec->key = kafka::key(*msg);
+        rec->value = kafka::value(*msg);
+        rec->headers = kafka::headers(*msg);
+        rec->msg = std::move(msg);
+        rec->shard = next_shard++ % shards.size();
+        return rec;
+    }
+
+    void on_input_record(
+        const std::shared_ptr<partition_state>& part,
+        kafka::message_ptr msg,
+        const subscription::routing_table& table
+    )
+    {
+        auto rec = make_record(part, std::move(msg));
+        rec->origin = {part->topic, part->partition, rec->offset};
+        rec->first_attempt_ms = now_ms();
+
+        std::vector<event::record_header> hdrs;
+        hdrs.reserve(rec->headers.size());
+        for (const auto& [n, v] : rec->headers)
+            hdrs.push_back({n, v});
+        event::record_view view{
+            part->topic,
+            part->partition,
+            rec->offset,
+            rec->key,
+            rec->value.value_or(std::string_view{}),
+            hdrs,
+            kafka::timestamp_ms(*rec->msg),
+        };
+        const event::envelope_options eopts{
+            cfg.delivery.max_event_bytes, static_cast<unsigned>(cfg.delivery.max_json_depth)};
+        auto parsed = event::parse_event(view, eopts);
+        if (!parsed) {
+            const auto& err = parsed.error();
+            delivery_state st;
+            st.origin = rec->origin;
+            st.first_attempt_ms = rec->first_attempt_ms;
+            dlq_details d{dlq_reason::invalid_event, err.reason, now_ms(), std::nullopt};
+            if (err.code == event::errc::too_large && rec->value)
+                d.omitted_value_size = rec->value->size();
+            relay::log::warn(
+                "invalid event",
+                {{"topic", part->topic},
+                 {"partition", part->partition},
+                 {"offset", rec->offset},
+                 {"error", err.reason}}
+            );
+            dead_letter_record(rec, st, d);
+            release_record(rec);
+            return;
+        }
+        const auto& ev = *parsed;
+        rec->event_id = ev.id();
+        rec->traceparent = ev.traceparent();
+        rec->tracestate = ev.tracestate();
+        table.for_each_match(ev.type(), &ev.document(), [&](const subscription_ptr& s) {
+            if (is_disabled(s->id))
+                return;
+            launch(rec, s, 1, rec->first_attempt_ms, 0, {});
+        });
+        release_record(rec);
+    }
+
+    void on_retry_record(
+        const std::shared_ptr<partition_state>& part,
+        kafka::message_ptr msg,
+        const subscription::routing_table& table
+    )
+    {
+        const auto hdrs = kafka::headers(*msg);
+        auto parsed = parse_retry_record(hdrs);
+        if (!parsed) {
+            auto rec = make_record(part, std::move(msg));
+            rec->origin = {part->topic, part->partition, rec->offset};
+            delivery_state st;
+            st.origin = rec->origin;
+            dead_letter_record(rec, st, {dlq_reason::invalid_retry_record, parsed.error(), now_ms(), std::nullopt});
+            release_record(rec);
+            return;
+        }
+        if (parsed->not_before_ms > now_ms()) {
+            std::lock_guard plock(part->mutex);
+            if (!part->revoked)
+                hold_locked(part, std::move(msg), std::move(*parsed));
+            return;
+        }
+        run_retry(part, std::move(msg), *parsed, table);
+    }
+
+    void run_retry(
+        const std::shared_ptr<partition_state>& part,
+        kafka::message_ptr msg,
+        const retry_record& retry,
+        const subscription::routing_table& table
+    )
+    {
+        auto rec = make_record(part, std::move(msg));
+        rec->origin = retry.state.origin;
+        rec->event_id = retry.state.event_id;
+        rec->first_attempt_ms = retry.state.first_attempt_ms;
+        for (const auto& [n, v] : rec->headers) {
+            if (n == "traceparent" && event::is_valid_traceparent(v))
+                rec->traceparent = v;
+            else if (n == "tracestate" && event::is_valid_tracestate(v))
+                rec->tracestate = v;
+        }
+        if (rec->traceparent.empty())
+            rec->tracestate.clear();
+        const auto* sub = table.find(retry.state.subscription_id);
+        if (!sub || is_disabled(retry.state.subscription_id)) {
+            dead_letter_record(
+                rec,
+                retry.state,
+                {dlq_reason::disabled,
+                 "subscription " + retry.state.subscription_id + " is disabled or deleted",
+                 now_ms(),
+                 std::nullopt}
+            );
+        } else {
+            launch(rec, *sub, retry.state.attempts + 1, retry.state.first_attempt_ms, retry.state.last_status, retry.state.last_error);
+        }
+        release_record(rec);
+    }
+
+    // Retry records not due yet wait in memory in offset order, with their partition paused; the timer
+    // thread hands them on when due (no polling loop, no sleeping poll thread).
+    void hold_locked(
+        const std::shared_ptr<partition_state>& self,
+        kafka::message_ptr msg,
+        std::optional<retry_record> parsed = {}
+    )
+    {
+        auto& part = *self;
+        if (!parsed) {
+            auto r = parse_retry_record(kafka::headers(*msg));
+            // An invalid record behind a held one is dead-lettered in order when its turn comes.
+            parsed = r ? std::move(*r) : retry_record{};
+        }
+        const bool first = part.held.empty();
+        part.held.push_back({std::move(msg), std::move(*parsed)});
+        if (!first)
+            return;
+        const auto due = part.held.front().retry.not_before_ms;
+        {
+            std::lock_guard flow(flow_mutex);
+            self->hold_paused = true;
+            consumer->pause({{self->topic, self->partition}});
+        }
+        asio::post(timer_ctx, [this, self, due] { arm_hold_timer(self, due); });
+    }
+
+    void arm_hold_timer(const std::shared_ptr<partition_state>& part, std::int64_t due_ms)
+    {
+        const auto wait = std::chrono::milliseconds(std::max<std::int64_t>(0, due_ms - now_ms()));
+        part->timer.expires_after(wait);
+        part->timer.async_wait([this, part](boost::system::error_code ec) {
+            if (!ec)
+                release_due(part);
+        });
+    }
+
+    void release_due(const std::shared_ptr<partition_state>& part)
+    {
+        std::vector<partition_state::held_record> due;
+        std::optional<std::int64_t> next_due;
+        {
+            std::lock_guard plock(part->mutex);
+            if (part->revoked)
+                return;
+            const auto now = now_ms();
+            while (!part->held.empty() && part->held.front().retry.not_before_ms <= now) {
+                due.push_back(std::move(part->held.front()));
+                part->held.pop_front();
+            }
+            if (!part->held.empty())
+                next_due = part->held.front().retry.not_before_ms;
+        }
+        const auto table = opts.routes->load();
+        for (auto& h : due) {
+            if (h.retry.state.subscription_id.empty()) {
+                // Unparseable: route through on_retry_record, which dead-letters it.
+                on_retry_record(part, std::move(h.msg), *table);
+            } else {
+                run_retry(part, std::move(h.msg), h.retry, *table);
+            }
+        }
+        if (next_due) {
+            arm_hold_timer(part, *next_due);
+            return;
+        }
+        std::lock_guard flow(flow_mutex);
+        part->hold_paused = false;
+        if (!budget_paused && !stopping.load())
+            consumer->resume({{part->topic, part->partition}});
+    }
+
+    // ---- deliveries ----------------------------------------------------------------------------------------
+
+    bool is_disabled(const std::string& id)
+    {
+        std::lock_guard lock(disabled_mutex);
+        return !disabled.empty() && disabled.contains(id);
+    }
+
+    std::shared_ptr<subscription_state> state_for(const subscription_ptr& sub)
+    {
+        std::lock_guard lock(subs_mutex);
+        auto& slot = sub_states[sub->id];
+        if (slot && slot->sub != sub) {
+            if (slot->sub->ordering != sub->ordering || slot->sub->retry_schedule != sub->retry_schedule ||
+                slot->sub->signing_key != sub->signing_key) {
+                slot.reset(); // deliveries under the old settings keep the old state
+            } else {
+                slot->sub = sub;
+                slot->admission.set_limit(sub->max_in_flight ? sub->max_in_flight : cfg.delivery.default_max_in_flight);
+            }
+        }
+        if (!slot)
+            slot = std::make_shared<subscription_state>(sub, schedule, cfg.delivery.default_max_in_flight);
+        return slot;
+    }
+
+    void launch(
+        const std::shared_ptr<record_ctx>& rec,
+        const subscription_ptr& sub,
+        std::uint32_t attempt,
+        std::int64_t first_attempt_ms,
+        unsigned last_status,
+        std::string last_error
+    )
+    {
+        auto d = std::make_shared<subscription_state::delivery_ctx>();
+        d->rec = rec;
+        d->sub_state = state_for(sub);
+        d->sub_ptr = sub;
+        d->attempt = attempt;
+        d->first_attempt_ms = first_attempt_ms;
+        d->last_status = last_status;
+        d->last_error = std::move(last_error);
+        d->shard = rec->shard;
+        rec->pending.fetch_add(1, std::memory_order_relaxed);
+        add_in_flight(1);
+        if (d->sub_state->admission.admit(d, d->order_key()))
+            post_attempt(d);
+    }
+
+    void post_attempt(const delivery_ptr& d)
+    {
+        asio::post(shards[d->shard]->ctx, [this, d] { attempt(d); });
+    }
+
+    void attempt(const delivery_ptr& d)
+    {
+        const auto& sub = d->sub();
+        const auto& rec = *d->rec;
+        const auto body = rec.value.value_or(std::string_view{});
+        const auto ts = webhook::unix_now();
+        d->timestamp = std::to_string(ts);
+        d->signature.clear();
+        const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+        for (const auto& s : sub.secrets) {
+            if (!s.active_at(now))
+                continue;
+            if (!d->signature.empty())
+                d->signature += ' ';
+            d->signature += webhook::sign_v1(s.secret, rec.event_id, ts, body);
+        }
+        if (d->sub_state->signing_key) {
+            if (!d->signature.empty())
+                d->signature += ' ';
+            d->signature += webhook::sign_v1a(*d->sub_state->signing_key, rec.event_id, ts, body);
+        }
+        auto& req = d->request;
+        req.url = sub.endpoint;
+        req.method = "POST";
+        req.body = body;
+        req.timeout = sub.timeout;
+        req.headers.clear();
+        req.headers.reserve(8 + sub.headers.size());
+        req.headers.push_back({"content-type", "application/json"});
+        req.headers.push_back({"user-agent", user_agent()});
+        req.headers.push_back({webhook::id_header, rec.event_id});
+        req.headers.push_back({webhook::timestamp_header, d->timestamp});
+        req.headers.push_back({webhook::signature_header_name, d->signature});
+        if (!rec.traceparent.empty()) {
+            req.headers.push_back({"traceparent", rec.traceparent});
+            if (!rec.tracestate.empty())
+                req.headers.push_back({"tracestate", rec.tracestate});
+        }
+        for (const auto& [n, v] : sub.headers)
+            req.headers.push_back({n, v});
+        shards[d->shard]->client->async_send(req, [this, d](boost::system::error_code ec, http::client_response resp) {
+            on_attempt_done(d, ec, std::move(resp));
+        });
+    }
+
+    void on_attempt_done(const delivery_ptr& d, boost::system::error_code ec, http::client_response resp)
+    {
+        attempts_count.fetch_add(1, std::memory_order_relaxed);
+        if (m.attempt_seconds) {
+            m.attempt_seconds->Observe(std::chrono::duration<double>(resp.elapsed).count());
+            const auto cls = ec ? 0u : std::min(resp.status / 100u, 5u);
+            m.attempts_by_class[cls]->Increment();
+        }
+        if (abandoned.load())
+            return;
+        const auto c = ec ? classify(ec) : classify(resp.status);
+        if (c.outcome == outcome::delivered) {
+            delivered_count.fetch_add(1, std::memory_order_relaxed);
+            if (m.delivered)
+                m.delivered->Increment();
+            finish(d);
+            return;
+        }
+        d->last_status = ec ? 0 : resp.status;
+        d->last_error = std::string(c.reason);
+        std::string detail = ec ? (resp.error_detail.empty() ? ec.message() : resp.error_detail)
+                                : "HTTP " + std::to_string(resp.status);
+        relay::log::debug(
+            "delivery attempt failed",
+            {{"subscription", d->sub().id},
+             {"event", d->rec->event_id},
+             {"attempt", d->attempt},
+             {"status", resp.status},
+             {"reason", c.reason},
+             {"detail", detail}}
+        );
+        switch (c.outcome) {
+        case outcome::delivered:
+            break;
+        case outcome::retryable:
+            return retry_later(d, ec ? std::string_view{} : std::string_view(resp.retry_after), detail);
+        case outcome::permanent:
+            return dead_letter(
+                d,
+                ec ? dlq_reason::permanent_error : dlq_reason::permanent_status,
+                detail + " (" + std::string(c.reason) + ")"
+            );
+        case outcome::gone:
+            disable(d->sub().id, "the endpoint answered 410 Gone");
+            return dead_letter(d, dlq_reason::gone, detail);
+        }
+    }
+
+    void retry_later(const delivery_ptr& d, std::string_view retry_after, const std::string& detail)
+    {
+        std::optional<std::chrono::milliseconds> delay;
+        {
+            std::lock_guard lock(rng_mutex);
+            delay = d->sub_state->schedule.next_delay(d->attempt, rng);
+        }
+        if (!delay) {
+            return dead_letter(
+                d,
+                dlq_reason::exhausted,
+                std::to_string(d->attempt) + " attempts failed; last: " + detail
+            );
+        }
+        if (!retry_after.empty()) {
+            if (const auto ra = parse_retry_after(retry_after, std::chrono::system_clock::now())) {
+                const auto capped = std::min<std::chrono::milliseconds>(*ra, cfg.delivery.retry_after_cap);
+                delay = std::max(*delay, capped);
+            }
+        }
+        if (d->order_key()) {
+            // Key ordering: the key waits in place (keeping its slot) so later events of the key stay behind it.
+            auto& sh = *shards[d->shard];
+            d->backoff.emplace(sh.ctx);
+            d->backoff->expires_after(*delay);
+            d->backoff->async_wait([this, d](boost::system::error_code ec) {
+                if (ec || abandoned.load())
+                    return;
+                d->backoff.reset();
+                ++d->attempt;
+                attempt(d);
+            });
+            return;
+        }
+        const auto tier = choose_tier(tiers, *delay);
+        if (!tier) {
+            return dead_letter(d, dlq_reason::exhausted, "no retry tiers configured; last: " + detail);
+        }
+        const auto record = std::make_shared<kafka::record>(make_retry_record(
+            tier_topic(cfg.topics.retry_prefix, *tier),
+            payload(*d->rec),
+            state_of(*d),
+            now_ms() + delay->count()
+        ));
+        produce_reliably(record, [this, d] {
+            retries_count.fetch_add(1, std::memory_order_relaxed);
+            if (m.retried)
+                m.retried->Increment();
+            finish(d);
+        });
+    }
+
+    static parked_payload payload(const record_ctx& rec)
+    {
+        return {rec.key, rec.value, rec.headers};
+    }
+
+    static delivery_state state_of(const subscription_state::delivery_ctx& d)
+    {
+        delivery_state st;
+        st.subscription_id = d.sub().id;
+        st.event_id = d.rec->event_id;
+        st.attempts = d.attempt;
+        st.first_attempt_ms = d.first_attempt_ms;
+        st.last_status = d.last_status;
+        st.last_error = d.last_error;
+        st.origin = d.rec->origin;
+        return st;
+    }
+
+    void dead_letter(const delivery_ptr& d, dlq_reason reason, std::string error)
+    {
+        relay::log::warn(
+            "delivery dead-lettered",
+            {{"subscription", d->sub().id},
+             {"event", d->rec->event_id},
+             {"attempt", d->attempt},
+             {"reason", to_string(reason)},
+             {"status", d->last_status},
+             {"error", error}}
+        );
+        const auto record = std::make_shared<kafka::record>(make_dlq_record(
+            cfg.topics.dlq, payload(*d->rec), state_of(*d), {reason, std::move(error), now_ms(), std::nullopt}
+        ));
+        produce_reliably(record, [this, d, reason] {
+            count_dead_letter(reason);
+            finish(d);
+        });
+    }
+
+    // A record-level DLQ write (invalid event, invalid retry record, deleted subscription): holds the record
+    // open like a delivery until acknowledged.
+    void dead_letter_record(const std::shared_ptr<record_ctx>& rec, const delivery_state& st, const dlq_details& details)
+    {
+        rec->pending.fetch_add(1, std::memory_order_relaxed);
+        add_in_flight(1);
+        const auto record = std::make_shared<kafka::record>(make_dlq_record(cfg.topics.dlq, payload(*rec), st, details));
+        const auto reason = details.reason;
+        produce_reliably(record, [this, rec, reason] {
+            count_dead_letter(reason);
+            sub_in_flight(1);
+            release_record(rec);
+        });
+    }
+
+    void count_dead_letter(dlq_reason reason)
+    {
+        dead_lettered_count.fetch_add(1, std::memory_order_relaxed);
+        if (m.dead_lettered) {
+            m.dead_lettered->Increment();
+            m.dlq_family->Add({{"reason", std::string(to_string(reason))}}).Increment();
+        }
+    }
+
+    // Produces until the broker acknowledges: a parked delivery is only done once durable. Enqueue failures
+    // (queue full) and delivery failures (broker down past message.timeout.ms) are retried with backoff.
+    void produce_reliably(std::shared_ptr<kafka::record> record, std::function<void()> on_acked, int failures = 0)
+    {
+        if (abandoned.load())
+            return;
+        auto retry = [this, record, on_acked, failures](boost::system::error_code ec) {
+            if (abandoned.load() || ec == asio::error::operation_aborted)
+                return;
+            relay::log::warn(
+                "parking a delivery failed; retrying",
+                {{"topic", record->topic}, {"error", ec.message()}, {"failures", failures + 1}}
+            );
+            auto timer = std::make_shared<asio::steady_timer>(timer_ctx);
+            timer->expires_after(std::chrono::milliseconds(std::min(5000, 100 << std::min(failures, 6))));
+            timer->async_wait([this, timer, record, on_acked, failures](boost::system::error_code tec) {
+                if (!tec)
+                    produce_reliably(record, on_acked, failures + 1);
+            });
+        };
+        const auto ec = producer->produce(*record, [on_acked, retry](boost::system::error_code ec, kafka::delivery_info) {
+            if (ec)
+                retry(ec);
+            else
+                on_acked();
+        });
+        if (ec)
+            asio::post(timer_ctx, [retry, ec] { retry(ec); });
+    }
+
+    void disable(const std::string& id, std::string_view why)
+    {
+        {
+            std::lock_guard lock(disabled_mutex);
+            if (!disabled.insert(id).second)
+                return;
+        }
+        relay::log::warn("subscription disabled", {{"subscription", id}, {"reason", why}});
+    }
+
+    void finish(const delivery_ptr& d)
+    {
+        if (auto next = d->sub_state->admission.release(d->order_key()))
+            post_attempt(*next);
+        auto rec = std::move(d->rec);
+        sub_in_flight(1);
+        release_record(rec);
+    }
+
+    // Drops one pending count of `rec`; the last one marks its offset done.
+    void release_record(const std::shared_ptr<record_ctx>& rec)
+    {
+        if (rec->pending.fetch_sub(1, std::memory_order_acq_rel) != 1)
+            return;
+        auto& part = *rec->part;
+        std::lock_guard plock(part.mutex);
+        part.tracker.done(rec->offset);
+        if (!part.revoked && !abandoned.load()) {
+            const auto next = part.tracker.committable();
+            if (next && *next > part.stored) {
+                part.stored = *next;
+                consumer->store_offset(part.topic, part.partition, *next);
+            }
+        }
+        if (part.revoke_waiting)
+            part.idle.notify_all();
+    }
+
+    // ---- flow control ----------------------------------------------------------------------------------------
+
+    void add_in_flight(std::size_t n)
+    {
+        in_flight.fetch_add(n, std::memory_order_relaxed);
+        if (m.in_flight)
+            m.in_flight->Increment(static_cast<double>(n));
+    }
+
+    void sub_in_flight(std::size_t n)
+    {
+        const auto left = in_flight.fetch_sub(n, std::memory_order_acq_rel) - n;
+        if (m.in_flight)
+            m.in_flight->Decrement(static_cast<double>(n));
+        if (left == 0 && stopping.load()) {
+            std::lock_guard lock(drain_mutex);
+            drain_cv.notify_all();
+        }
+        if (left <= low_water && budget_paused_hint.load(std::memory_order_relaxed))
+            maybe_resume();
+    }
+
+    std::vector<kafka::topic_partition> assigned(bool skip_held)
+    {
+        std::vector<kafka::topic_partition> out;
+        std::lock_guard lock(parts_mutex);
+        for (const auto& [k, p] : parts) {
+            if (!(skip_held && p->hold_paused))
+                out.push_back({p->topic, p->partition});
+        }
+        return out;
+    }
+
+    void check_budget()
+    {
+        if (in_flight.load() < high_water)
+            return;
+        std::lock_guard flow(flow_mutex);
+        if (budget_paused)
+            return;
+        budget_paused = true;
+        budget_paused_hint.store(true);
+        consumer->pause(assigned(false));
+        relay::log::debug("worker at its in-flight budget; fetching paused", {{"in_flight", in_flight.load()}});
+    }
+
+    void maybe_resume()
+    {
+        std::lock_guard flow(flow_mutex);
+        if (!budget_paused || in_flight.load() > low_water || stopping.load())
+            return;
+        budget_paused = false;
+        budget_paused_hint.store(false);
+        consumer->resume(assigned(true));
+    }
+
+    worker_stats stats() const
+    {
+        return {
+            records_count.load(),
+            attempts_count.load(),
+            delivered_count.load(),
+            retries_count.load(),
+            dead_lettered_count.load(),
+            in_flight.load(),
+        };
+    }
+
+    // ---- members ---------------------------------------------------------------------------------------------
+
+    worker_options opts;
+    const config::config& cfg;
+    retry_schedule schedule;
+    std::vector<std::chrono::milliseconds> tiers;
+    std::vector<std::string> tier_topics;
+    std::vector<std::string> inputs;
+    std::size_t high_water = 0;
+    std::size_t low_water = 0;
+    metrics m;
+
+    // Destruction runs bottom-up: deliveries, held records and timers (which hold Kafka messages) go before
+    // the consumer, which librdkafka requires to outlive every message it returned.
+    std::unique_ptr<kafka::consumer> consumer;
+    std::unique_ptr<kafka::producer> producer;
+    asio::io_context timer_ctx{1};
+    asio::executor_work_guard<asio::io_context::executor_type> timer_work{timer_ctx.get_executor()};
+    std::thread timer_thread;
+    std::vector<std::unique_ptr<shard>> shards;
+
+    std::mutex parts_mutex;
+    std::unordered_map<std::string, std::shared_ptr<partition_state>> parts;
+
+    std::mutex subs_mutex;
+    std::unordered_map<std::string, std::shared_ptr<subscription_state>> sub_states;
+
+    std::mutex disabled_mutex;
+    std::unordered_set<std::string> disabled;
+
+    std::mutex flow_mutex;
+    bool budget_paused = false; // guarded by flow_mutex
+    std::atomic<bool> budget_paused_hint{false};
+
+    std::mutex rng_mutex;
+    std::mt19937_64 rng{std::random_device{}()};
+
+    std::mutex drain_mutex;
+    std::condition_variable drain_cv;
+
+    std::atomic<std::size_t> in_flight{0};
+    std::atomic<std::uint64_t> records_count{0}, attempts_count{0}, delivered_count{0}, retries_count{0},
+        dead_lettered_count{0};
+    std::size_t next_shard = 0; // poll thread only
+    std::atomic<bool> running{false};
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> abandoned{false};
+    std::atomic<bool> stopped{false};
+};
+
+std::size_t max_parked_record_bytes(const config::config& cfg)
+{
+    // Parked records carry the original value (at most max_event_bytes) plus Relay's headers.
+    return std::max<std::size_t>(cfg.delivery.max_event_bytes + 256 * 1024, 1024 * 1024);
+}
+
+std::vector<kafka::topic_spec> worker_topics(const config::config& cfg)
+{
+    const auto& k = cfg.kafka;
+    std::vector<kafka::topic_spec> specs;
+    auto add = [&](const std::string& name, std::map<std::string, std::string> configs) {
+        for (const auto& s : specs) {
+            if (s.name == name)
+                return;
+        }
+        specs.push_back({name, k.partitions, k.replication_factor, std::move(configs)});
+    };
+    add(cfg.topics.events, {});
+    for (const auto& t : cfg.topics.inputs)
+        add(t, {});
+    const auto max_bytes = std::to_string(max_parked_record_bytes(cfg));
+    const retry_schedule schedule(cfg.delivery.retry_schedule, cfg.delivery.retry_jitter);
+    for (const auto tier : schedule.tiers()) {
+        const auto retention = std::max<std::chrono::milliseconds>(std::chrono::hours(24 * 7), tier * 3);
+        add(tier_topic(cfg.topics.retry_prefix, tier),
+            {{"retention.ms", std::to_string(retention.count())}, {"max.message.bytes", max_bytes}});
+    }
+    add(cfg.topics.dlq,
+        {{"retention.ms", std::to_string(k.dlq_retention.count())}, {"max.message.bytes", max_bytes}});
+    return specs;
+}
+
+void prepare_topics(const config::config& cfg, const std::vector<kafka::topic_spec>& specs)
+{
+    kafka::client_options o;
+    o.config.insert(cfg.kafka.properties.begin(), cfg.kafka.properties.end());
+    o.config["bootstrap.servers"] = cfg.kafka.brokers;
+    kafka::admin admin(o);
+    constexpr auto timeout = std::chrono::seconds(30);
+    if (cfg.kafka.create_topics) {
+        const auto created = admin.ensure_topics(specs, timeout);
+        for (const auto& name : created)
+            relay::log::info("topic created", {{"topic", name}});
+        return;
+    }
+    std::string missing;
+    for (const auto& spec : specs) {
+        if (const auto n = kafka::partition_count(admin.native_handle(), spec.name, timeout); !n) {
+            missing += (missing.empty() ? "" : "; ") + spec.name + ": " + n.error().message();
+        }
+    }
+    if (!missing.empty()) {
+        throw std::runtime_error(
+            "required Kafka topics are missing and kafka.create_topics is false: " + missing
+        );
+    }
+}
+
+worker::worker(worker_options options)
+    : impl_(std::make_unique<impl>(std::move(options)))
+{}
+
+worker::~worker() = default;
+
+std::vector<std::string> worker::topics() const
+{
+    auto t = impl_->inputs;
+    t.insert(t.end(), impl_->tier_topics.begin(), impl_->tier_topics.end());
+    t.push_back(impl_->cfg.topics.dlq);
+    return t;
+}
+
+std::vector<std::string> worker::retry_topics() const
+{
+    return impl_->tier_topics;
+}
+
+void worker::start()
+{
+    impl_->start();
+}
+
+void worker::stop()
+{
+    impl_->stop();
+}
+
+bool worker::ready() const noexcept
+{
+    return impl_->running.load();
+}
+
+worker_stats worker::stats() const
+{
+    return impl_->stats();
+}
+
+} // namespace relay::delivery
