@@ -85,14 +85,14 @@ struct partition_state
     const bool retry;
 
     std::mutex mutex;
-    std::condition_variable idle;     // notified when tracker.idle() while revoke_waiting
-    offset_tracker tracker;           // guarded by mutex
-    std::int64_t stored = -1;         // last offset handed to store_offset; guarded by mutex
-    bool revoked = false;             // guarded by mutex
-    bool revoke_waiting = false;      // guarded by mutex
-    std::deque<held_record> held;     // retry records not due yet, in offset order; guarded by mutex
-    bool hold_paused = false;         // guarded by the worker's flow mutex
-    asio::steady_timer timer;         // fires when held.front() is due; used on the timer thread only
+    std::condition_variable idle; // notified when tracker.idle() while revoke_waiting
+    offset_tracker tracker;       // guarded by mutex
+    std::int64_t stored = -1;     // last offset handed to store_offset; guarded by mutex
+    bool revoked = false;         // guarded by mutex
+    bool revoke_waiting = false;  // guarded by mutex
+    std::deque<held_record> held; // retry records not due yet, in offset order; guarded by mutex
+    bool hold_paused = false;     // guarded by the worker's flow mutex
+    asio::steady_timer timer;     // fires when held.front() is due; used on the timer thread only
 };
 
 /// A consumed record in flight: done when every delivery of it has finished (pending reaches zero).
@@ -119,7 +119,9 @@ struct subscription_state
 {
     subscription_state(subscription_ptr s, const retry_schedule& fallback, std::size_t default_limit)
         : sub(std::move(s))
-        , admission(sub->max_in_flight ? sub->max_in_flight : default_limit, sub->ordering == ordering_mode::key)
+        , admission(
+              sub->max_in_flight ? sub->max_in_flight : default_limit, sub->ordering == ordering_mode::key
+          )
         , schedule(sub->retry_schedule ? retry_schedule(*sub->retry_schedule, fallback.jitter()) : fallback)
     {
         if (sub->signing_key) {
@@ -143,7 +145,7 @@ struct subscription_state::delivery_ctx
 {
     std::shared_ptr<record_ctx> rec;
     std::shared_ptr<subscription_state> sub_state;
-    subscription_ptr sub_ptr; // the subscription as routed (immutable)
+    subscription_ptr sub_ptr;  // the subscription as routed (immutable)
     std::uint32_t attempt = 1; // the attempt being made
     std::int64_t first_attempt_ms = 0;
     unsigned last_status = 0;
@@ -279,11 +281,12 @@ struct worker::impl final : kafka::consumer_handler
         if (!opts.registry)
             return;
         auto& reg = *opts.registry;
-        auto& outcomes = prometheus::BuildCounter()
-                             .Name("relay_deliveries_total")
-                             .Help("Deliveries finished, by outcome: delivered (2xx), retried (parked on a retry "
-                                   "topic), dead_lettered (written to the DLQ)")
-                             .Register(reg);
+        auto& outcomes =
+            prometheus::BuildCounter()
+                .Name("relay_deliveries_total")
+                .Help("Deliveries finished, by outcome: delivered (2xx), retried (parked on a retry "
+                      "topic), dead_lettered (written to the DLQ)")
+                .Register(reg);
         m.delivered = &outcomes.Add({{"outcome", "delivered"}});
         m.retried = &outcomes.Add({{"outcome", "retried"}});
         m.dead_lettered = &outcomes.Add({{"outcome", "dead_lettered"}});
@@ -303,13 +306,16 @@ struct worker::impl final : kafka::consumer_handler
                            .Help("Deliveries started and not finished (attempting, waiting or parking)")
                            .Register(reg)
                            .Add({});
-        m.attempt_seconds = &prometheus::BuildHistogram()
-                                 .Name("relay_delivery_attempt_duration_seconds")
-                                 .Help("Duration of one HTTP delivery attempt, connection included")
-                                 .Register(reg)
-                                 .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                                                 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
-                                                                                 10, 30, 60});
+        m.attempt_seconds =
+            &prometheus::BuildHistogram()
+                 .Name("relay_delivery_attempt_duration_seconds")
+                 .Help("Duration of one HTTP delivery attempt, connection included")
+                 .Register(reg)
+                 .Add(
+                     {},
+                     prometheus::Histogram::BucketBoundaries{
+                         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+                 );
         m.records = &prometheus::BuildCounter()
                          .Name("relay_records_consumed_total")
                          .Help("Input and retry records consumed")
@@ -393,7 +399,8 @@ struct worker::impl final : kafka::consumer_handler
         relay::log::info("worker stopped", {{"delivered", delivered_count.load()}});
     }
 
-    // ---- consumer_handler (poll thread) --------------------------------------------------------------------
+    // ---- consumer_handler (poll thread)
+    // --------------------------------------------------------------------
 
     static std::string part_key(std::string_view topic, std::int32_t partition)
     {
@@ -448,14 +455,17 @@ struct worker::impl final : kafka::consumer_handler
             asio::post(timer_ctx, [part] { part->timer.cancel(); });
         }
         // Give in-flight deliveries a moment to finish so the next owner does not send them again.
-        const auto wait = std::min<std::chrono::milliseconds>(cfg.delivery.drain_timeout, std::chrono::seconds(10));
+        const auto wait =
+            std::min<std::chrono::milliseconds>(cfg.delivery.drain_timeout, std::chrono::seconds(10));
         const auto deadline = std::chrono::steady_clock::now() + wait;
         for (std::size_t i = 0; i < revoked.size(); ++i) {
             auto& part = revoked[i];
             std::unique_lock plock(part->mutex);
             if (!lost && !stopping.load()) {
                 part->revoke_waiting = true;
-                part->idle.wait_until(plock, deadline, [&] { return part->tracker.in_flight() <= dropped[i]; });
+                part->idle.wait_until(plock, deadline, [&] {
+                    return part->tracker.in_flight() <= dropped[i];
+                });
             }
             part->revoked = true;
         }
@@ -502,9 +512,11 @@ struct worker::impl final : kafka::consumer_handler
         relay::log::warn("kafka consumer error", {{"error", ec.message()}, {"detail", reason}});
     }
 
-    // ---- records -------------------------------------------------------------------------------------------
+    // ---- records
+    // -------------------------------------------------------------------------------------------
 
-    std::shared_ptr<record_ctx> make_record(const std::shared_ptr<partition_state>& part, kafka::message_ptr msg)
+    std::shared_ptr<record_ctx>
+    make_record(const std::shared_ptr<partition_state>& part, kafka::message_ptr msg)
     {
         auto rec = std::make_shared<record_ctx>();
         rec->part = part;
@@ -587,7 +599,9 @@ struct worker::impl final : kafka::consumer_handler
             rec->origin = {part->topic, part->partition, rec->offset};
             delivery_state st;
             st.origin = rec->origin;
-            dead_letter_record(rec, st, {dlq_reason::invalid_retry_record, parsed.error(), now_ms(), std::nullopt});
+            dead_letter_record(
+                rec, st, {dlq_reason::invalid_retry_record, parsed.error(), now_ms(), std::nullopt}
+            );
             release_record(rec);
             return;
         }
@@ -630,7 +644,14 @@ struct worker::impl final : kafka::consumer_handler
                  std::nullopt}
             );
         } else {
-            launch(rec, *sub, retry.state.attempts + 1, retry.state.first_attempt_ms, retry.state.last_status, retry.state.last_error);
+            launch(
+                rec,
+                *sub,
+                retry.state.attempts + 1,
+                retry.state.first_attempt_ms,
+                retry.state.last_status,
+                retry.state.last_error
+            );
         }
         release_record(rec);
     }
@@ -707,7 +728,8 @@ struct worker::impl final : kafka::consumer_handler
             consumer->resume({{part->topic, part->partition}});
     }
 
-    // ---- deliveries ----------------------------------------------------------------------------------------
+    // ---- deliveries
+    // ----------------------------------------------------------------------------------------
 
     bool is_disabled(const std::string& id)
     {
@@ -725,7 +747,9 @@ struct worker::impl final : kafka::consumer_handler
                 slot.reset(); // deliveries under the old settings keep the old state
             } else {
                 slot->sub = sub;
-                slot->admission.set_limit(sub->max_in_flight ? sub->max_in_flight : cfg.delivery.default_max_in_flight);
+                slot->admission.set_limit(
+                    sub->max_in_flight ? sub->max_in_flight : cfg.delivery.default_max_in_flight
+                );
             }
         }
         if (!slot)
@@ -770,7 +794,8 @@ struct worker::impl final : kafka::consumer_handler
         const auto ts = webhook::unix_now();
         d->timestamp = std::to_string(ts);
         d->signature.clear();
-        const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+        const auto now =
+            std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
         for (const auto& s : sub.secrets) {
             if (!s.active_at(now))
                 continue;
@@ -802,9 +827,12 @@ struct worker::impl final : kafka::consumer_handler
         }
         for (const auto& [n, v] : sub.headers)
             req.headers.push_back({n, v});
-        shards[d->shard]->client->async_send(req, [this, d](boost::system::error_code ec, http::client_response resp) {
-            on_attempt_done(d, ec, std::move(resp));
-        });
+        shards[d->shard]->client->async_send(
+            req,
+            [this, d](boost::system::error_code ec, http::client_response resp) {
+                on_attempt_done(d, ec, std::move(resp));
+            }
+        );
     }
 
     void on_attempt_done(const delivery_ptr& d, boost::system::error_code ec, http::client_response resp)
@@ -864,19 +892,22 @@ struct worker::impl final : kafka::consumer_handler
         }
         if (!delay) {
             return dead_letter(
-                d,
-                dlq_reason::exhausted,
-                std::to_string(d->attempt) + " attempts failed; last: " + detail
+                d, dlq_reason::exhausted, std::to_string(d->attempt) + " attempts failed; last: " + detail
             );
         }
+        // The tier is the schedule's un-jittered delay (a jittered 5m must not land on a shorter tier), or
+        // the tier a longer Retry-After fits; the record's not-before carries the exact time either way.
+        auto tier_delay = *d->sub_state->schedule.base_delay(d->attempt);
         if (!retry_after.empty()) {
             if (const auto ra = parse_retry_after(retry_after, std::chrono::system_clock::now())) {
                 const auto capped = std::min<std::chrono::milliseconds>(*ra, cfg.delivery.retry_after_cap);
                 delay = std::max(*delay, capped);
+                tier_delay = std::max(tier_delay, capped);
             }
         }
         if (d->order_key()) {
-            // Key ordering: the key waits in place (keeping its slot) so later events of the key stay behind it.
+            // Key ordering: the key waits in place (keeping its slot) so later events of the key stay behind
+            // it.
             auto& sh = *shards[d->shard];
             d->backoff.emplace(sh.ctx);
             d->backoff->expires_after(*delay);
@@ -889,7 +920,7 @@ struct worker::impl final : kafka::consumer_handler
             });
             return;
         }
-        const auto tier = choose_tier(tiers, *delay);
+        const auto tier = choose_tier(tiers, tier_delay);
         if (!tier) {
             return dead_letter(d, dlq_reason::exhausted, "no retry tiers configured; last: " + detail);
         }
@@ -907,10 +938,7 @@ struct worker::impl final : kafka::consumer_handler
         });
     }
 
-    static parked_payload payload(const record_ctx& rec)
-    {
-        return {rec.key, rec.value, rec.headers};
-    }
+    static parked_payload payload(const record_ctx& rec) { return {rec.key, rec.value, rec.headers}; }
 
     static delivery_state state_of(const subscription_state::delivery_ctx& d)
     {
@@ -947,11 +975,14 @@ struct worker::impl final : kafka::consumer_handler
 
     // A record-level DLQ write (invalid event, invalid retry record, deleted subscription): holds the record
     // open like a delivery until acknowledged.
-    void dead_letter_record(const std::shared_ptr<record_ctx>& rec, const delivery_state& st, const dlq_details& details)
+    void dead_letter_record(
+        const std::shared_ptr<record_ctx>& rec, const delivery_state& st, const dlq_details& details
+    )
     {
         rec->pending.fetch_add(1, std::memory_order_relaxed);
         add_in_flight(1);
-        const auto record = std::make_shared<kafka::record>(make_dlq_record(cfg.topics.dlq, payload(*rec), st, details));
+        const auto record =
+            std::make_shared<kafka::record>(make_dlq_record(cfg.topics.dlq, payload(*rec), st, details));
         const auto reason = details.reason;
         produce_reliably(record, [this, rec, reason] {
             count_dead_letter(reason);
@@ -971,7 +1002,8 @@ struct worker::impl final : kafka::consumer_handler
 
     // Produces until the broker acknowledges: a parked delivery is only done once durable. Enqueue failures
     // (queue full) and delivery failures (broker down past message.timeout.ms) are retried with backoff.
-    void produce_reliably(std::shared_ptr<kafka::record> record, std::function<void()> on_acked, int failures = 0)
+    void
+    produce_reliably(std::shared_ptr<kafka::record> record, std::function<void()> on_acked, int failures = 0)
     {
         if (abandoned.load())
             return;
@@ -989,12 +1021,13 @@ struct worker::impl final : kafka::consumer_handler
                     produce_reliably(record, on_acked, failures + 1);
             });
         };
-        const auto ec = producer->produce(*record, [on_acked, retry](boost::system::error_code ec, kafka::delivery_info) {
-            if (ec)
-                retry(ec);
-            else
-                on_acked();
-        });
+        const auto ec =
+            producer->produce(*record, [on_acked, retry](boost::system::error_code ec, kafka::delivery_info) {
+                if (ec)
+                    retry(ec);
+                else
+                    on_acked();
+            });
         if (ec)
             asio::post(timer_ctx, [retry, ec] { retry(ec); });
     }
@@ -1037,7 +1070,8 @@ struct worker::impl final : kafka::consumer_handler
             part.idle.notify_all();
     }
 
-    // ---- flow control ----------------------------------------------------------------------------------------
+    // ---- flow control
+    // ----------------------------------------------------------------------------------------
 
     void add_in_flight(std::size_t n)
     {
@@ -1080,7 +1114,9 @@ struct worker::impl final : kafka::consumer_handler
         budget_paused = true;
         budget_paused_hint.store(true);
         consumer->pause(assigned(false));
-        relay::log::debug("worker at its in-flight budget; fetching paused", {{"in_flight", in_flight.load()}});
+        relay::log::debug(
+            "worker at its in-flight budget; fetching paused", {{"in_flight", in_flight.load()}}
+        );
     }
 
     void maybe_resume()
@@ -1105,7 +1141,8 @@ struct worker::impl final : kafka::consumer_handler
         };
     }
 
-    // ---- members ---------------------------------------------------------------------------------------------
+    // ---- members
+    // ---------------------------------------------------------------------------------------------
 
     worker_options opts;
     const config::config& cfg;

@@ -31,20 +31,57 @@ std::optional<config::config> load_service_config(const std::optional<std::strin
     }
 }
 
-std::shared_ptr<subscription::atomic_routing_table> load_static_routes(const config::config& cfg)
+namespace {
+
+subscription::parse_options parse_options_of(const config::config& cfg)
 {
     subscription::parse_options opts;
     opts.allow_http = cfg.delivery.allow_http;
-    opts.id = subscription::when_missing::require;
-    opts.secrets = subscription::when_missing::require;
-    auto subs = subscription::parse_subscriptions(cfg.static_subscriptions_json, opts);
+    return subscription::stored_parse_options(opts);
+}
+
+} // namespace
+
+std::optional<std::vector<subscription::subscription>> load_static_subscriptions(const config::config& cfg)
+{
+    auto subs =
+        subscription::parse_static_subscriptions(cfg.static_subscriptions_json, parse_options_of(cfg));
     if (!subs) {
-        std::cerr << "invalid configuration: subscriptions:\n" << subscription::to_string(subs.error()) << '\n';
-        return nullptr;
+        std::cerr << "invalid configuration: subscriptions:\n"
+                  << subscription::to_string(subs.error()) << '\n';
+        return std::nullopt;
     }
-    auto routes = std::make_shared<subscription::atomic_routing_table>();
-    routes->store(std::make_shared<const subscription::routing_table>(*subs));
-    return routes;
+    return std::move(*subs);
+}
+
+kafka::topic_spec subscriptions_topic(const config::config& cfg)
+{
+    return subscription::subscriptions_topic_spec(cfg.topics.subscriptions, cfg.kafka.replication_factor);
+}
+
+std::unique_ptr<subscription::follower> follow_subscriptions(
+    const config::config& cfg,
+    std::vector<subscription::subscription> statics,
+    subscription::atomic_routing_table& routes,
+    kafka::fatal_handler on_fatal
+)
+{
+    subscription::follower_options o;
+    o.kafka.insert(cfg.kafka.properties.begin(), cfg.kafka.properties.end());
+    for (const auto& [k, v] : cfg.kafka.consumer_properties)
+        o.kafka[k] = v;
+    o.kafka["bootstrap.servers"] = cfg.kafka.brokers;
+    o.topic = cfg.topics.subscriptions;
+    o.static_subscriptions = std::move(statics);
+    o.parse = parse_options_of(cfg);
+    o.on_fatal = std::move(on_fatal);
+    auto f = std::make_unique<subscription::follower>(std::move(o), routes);
+    f->start();
+    if (!f->wait_until_loaded(std::chrono::seconds(60)))
+        throw std::runtime_error(
+            "the subscriptions topic " + cfg.topics.subscriptions + " was not read within 60 s"
+        );
+    return f;
 }
 
 service::service(const config::config& cfg, std::string name)
@@ -87,7 +124,9 @@ int service::wait_for_shutdown()
     signals.async_wait([this](boost::system::error_code ec, int signo) {
         if (ec)
             return;
-        relay::log::notice("shutting down", {{"service", name_}, {"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        relay::log::notice(
+            "shutting down", {{"service", name_}, {"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}}
+        );
         ctx_.stop();
     });
     auto guard = boost::asio::make_work_guard(ctx_);

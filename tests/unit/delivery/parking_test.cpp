@@ -44,8 +44,10 @@ TEST(Parking, RetryRecordKeepsKeyValueAndOriginalHeadersAndRoundTrips)
 {
     const header_list original = {{"traceparent", "00-abc"}, {"ce_type", "x"}, {"relay-attempt", "9"}};
     const auto r = make_retry_record(
-        "relay.retry.5s", {std::string_view("order-7"), std::string_view("{\"type\":\"a\"}"), original},
-        sample_state(), 1700000005000
+        "relay.retry.5s",
+        {std::string_view("order-7"), std::string_view("{\"type\":\"a\"}"), original},
+        sample_state(),
+        1700000005000
     );
     EXPECT_EQ(r.topic, "relay.retry.5s");
     EXPECT_EQ(r.key, "order-7");
@@ -53,7 +55,10 @@ TEST(Parking, RetryRecordKeepsKeyValueAndOriginalHeadersAndRoundTrips)
     EXPECT_EQ(find(r, "traceparent"), "00-abc");
     EXPECT_EQ(find(r, "ce_type"), "x");
     // The stale relay-attempt of the original is dropped, the new one is attempts + 1.
-    EXPECT_EQ(std::count_if(r.headers.begin(), r.headers.end(), [](auto& h) { return h.first == "relay-attempt"; }), 1);
+    EXPECT_EQ(
+        std::count_if(r.headers.begin(), r.headers.end(), [](auto& h) { return h.first == "relay-attempt"; }),
+        1
+    );
     EXPECT_EQ(find(r, header::attempt), "3");
     EXPECT_EQ(find(r, header::not_before), "1700000005000");
 
@@ -74,7 +79,9 @@ TEST(Parking, RetryRecordKeepsKeyValueAndOriginalHeadersAndRoundTrips)
 TEST(Parking, DlqRecordCarriesReasonErrorAndAttempts)
 {
     const auto r = make_dlq_record(
-        "relay.dlq", {std::nullopt, std::string_view("{}"), {}}, sample_state(),
+        "relay.dlq",
+        {std::nullopt, std::string_view("{}"), {}},
+        sample_state(),
         {dlq_reason::exhausted, "8 attempts failed; last: HTTP 503", 1700000009000, std::nullopt}
     );
     EXPECT_FALSE(r.key);
@@ -93,7 +100,9 @@ TEST(Parking, InvalidEventDlqRecordHasNoIdsAndMayOmitTheValue)
     delivery_state st;
     st.origin = {"in", 0, 7};
     const auto r = make_dlq_record(
-        "relay.dlq", {std::nullopt, std::string_view("huge"), {}}, st,
+        "relay.dlq",
+        {std::nullopt, std::string_view("huge"), {}},
+        st,
         {dlq_reason::invalid_event, "event is 10485760 bytes, limit 1048576", 1, std::size_t{10485760}}
     );
     EXPECT_FALSE(r.value);

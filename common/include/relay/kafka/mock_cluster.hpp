@@ -55,7 +55,8 @@ public:
     boost::system::error_code create_topic(std::string_view name, int partitions, int replication_factor = 1);
 
     /// Creates every topic of `specs` (partitions -1 becomes 1, replication -1 becomes 1; configs are
-    /// ignored: the mock has none). Throws topic_error naming the topics that failed.
+    /// ignored: the mock has none); existing topics are left as they are. Throws topic_error naming the
+    /// topics that failed.
     void create_topics(const std::vector<topic_spec>& specs);
 
     /// Takes a broker down (connections closed, new ones refused) or brings it back.

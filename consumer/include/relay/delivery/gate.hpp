@@ -12,8 +12,8 @@
 namespace relay::delivery {
 
 /// Admission of deliveries to one subscription (design.md sections 5 and 8): at most `limit` in flight, the
-/// rest queued in arrival order; and with key ordering, at most one delivery per Kafka key, the others of that
-/// key waiting behind it in order while other keys keep flowing.
+/// rest queued in arrival order; and with key ordering, at most one delivery per Kafka key, the others of
+/// that key waiting behind it in order while other keys keep flowing.
 ///
 /// A delivery is admitted by admit() or handed back later by release(); either way it holds one of the
 /// `limit` slots until release() is called for it. With ordering, a finished delivery's slot passes directly

@@ -27,9 +27,9 @@ inline constexpr std::string_view event_id = "relay-event-id"; ///< the event id
 inline constexpr std::string_view attempt = "relay-attempt";
 inline constexpr std::string_view not_before = "relay-not-before";       ///< unix ms; retry records only
 inline constexpr std::string_view first_attempt = "relay-first-attempt"; ///< unix ms of attempt 1
-inline constexpr std::string_view last_status = "relay-last-status"; ///< HTTP status of the last attempt
-inline constexpr std::string_view last_error = "relay-last-error";   ///< why the last attempt failed
-inline constexpr std::string_view origin_topic = "relay-origin-topic";         ///< where the event was read
+inline constexpr std::string_view last_status = "relay-last-status";     ///< HTTP status of the last attempt
+inline constexpr std::string_view last_error = "relay-last-error";       ///< why the last attempt failed
+inline constexpr std::string_view origin_topic = "relay-origin-topic";   ///< where the event was read
 inline constexpr std::string_view origin_partition = "relay-origin-partition"; ///< ...its partition
 inline constexpr std::string_view origin_offset = "relay-origin-offset";       ///< ...its offset
 inline constexpr std::string_view reason = "relay-reason";                     ///< DLQ only: see dlq_reason
@@ -71,10 +71,10 @@ struct delivery_state
 {
     std::string subscription_id;
     std::string event_id;
-    std::uint32_t attempts = 0;       ///< attempts made so far
+    std::uint32_t attempts = 0;        ///< attempts made so far
     std::int64_t first_attempt_ms = 0; ///< unix ms of the first attempt
-    unsigned last_status = 0;         ///< 0 when the last attempt got no HTTP status
-    std::string last_error;           ///< short reason of the last failure ("server_error", "timeout", ...)
+    unsigned last_status = 0;          ///< 0 when the last attempt got no HTTP status
+    std::string last_error;            ///< short reason of the last failure ("server_error", "timeout", ...)
     delivery::origin origin;
 };
 
@@ -88,14 +88,15 @@ struct parked_payload
 
 /// A retry record for `topic` (a retry tier): attempt number state.attempts + 1 becomes due at
 /// `not_before_ms`.
-kafka::record
-make_retry_record(std::string topic, const parked_payload& payload, const delivery_state& state, std::int64_t not_before_ms);
+kafka::record make_retry_record(
+    std::string topic, const parked_payload& payload, const delivery_state& state, std::int64_t not_before_ms
+);
 
 /// What a DLQ record says besides the delivery state.
 struct dlq_details
 {
     dlq_reason reason = dlq_reason::exhausted;
-    std::string error;          ///< human-readable cause
+    std::string error; ///< human-readable cause
     std::int64_t failed_at_ms = 0;
     /// When set, the value is left out and relay-value-omitted carries this size (bytes).
     std::optional<std::size_t> omitted_value_size;
@@ -110,7 +111,7 @@ kafka::record make_dlq_record(
 /// A retry record read back: the delivery state, when it is due, and the headers to keep.
 struct retry_record
 {
-    delivery_state state;     ///< attempts = the attempts already made (relay-attempt - 1)
+    delivery_state state; ///< attempts = the attempts already made (relay-attempt - 1)
     std::int64_t not_before_ms = 0;
 };
 

@@ -20,4 +20,18 @@ int run_config(const std::optional<std::string>& config_file);
 /// fails (Kafka unreachable, topics missing) or a Kafka client reports a fatal error.
 int run_deliver(const std::optional<std::string>& config_file);
 
+/// Options of `relay dev`.
+struct dev_args
+{
+    std::optional<std::string> config_file; ///< optional: extra settings and subscriptions
+    std::uint16_t receiver_port = 0;        ///< the demo receiver's port; 0 picks a free one
+    bool samples = true;                    ///< publish a few sample events at start
+};
+
+/// `relay dev`: everything in one process for a first look (design.md section 11): librdkafka's mock
+/// cluster as Kafka, the delivery worker, and a demo receiver on loopback that prints every webhook and
+/// whether its signature verified. Demo subscriptions point at the receiver; sample events are published
+/// at start, and the banner shows the `relay publish` command for more. Runs until SIGINT/SIGTERM.
+int run_dev(const dev_args& args);
+
 } // namespace relay::cli

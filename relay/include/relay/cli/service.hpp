@@ -2,7 +2,9 @@
 
 #include "relay/config/config.hpp"
 #include "relay/http/health.hpp"
+#include "relay/kafka/admin.hpp"
 #include "relay/subscription/routing_table.hpp"
+#include "relay/subscription/store.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -12,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -30,9 +33,22 @@ namespace relay::cli {
 /// problem to stderr and returns nullopt (the caller exits 2).
 std::optional<config::config> load_service_config(const std::optional<std::string>& config_file);
 
-/// Parses the static subscriptions of `cfg` (ids and secrets required, http:// only when allowed) into a
-/// routing table. On problems prints them to stderr and returns null (the caller exits 2).
-std::shared_ptr<subscription::atomic_routing_table> load_static_routes(const config::config& cfg);
+/// Parses the static subscriptions of `cfg` (ids and secrets required, http:// only when allowed). On
+/// problems prints them to stderr and returns nullopt (the caller exits 2).
+std::optional<std::vector<subscription::subscription>> load_static_subscriptions(const config::config& cfg);
+
+/// The topic spec of the subscriptions topic as `cfg` wants it (1 partition, compacted).
+kafka::topic_spec subscriptions_topic(const config::config& cfg);
+
+/// Starts following the subscriptions topic, with `statics` merged in, publishing routing tables into
+/// `routes`, and waits until the topic has been read up to where it ended at start. Throws
+/// std::runtime_error when Kafka cannot be reached or the topic does not exist (a start-up error).
+std::unique_ptr<subscription::follower> follow_subscriptions(
+    const config::config& cfg,
+    std::vector<subscription::subscription> statics,
+    subscription::atomic_routing_table& routes,
+    kafka::fatal_handler on_fatal
+);
 
 /// A process's control loop: the main io_context (admin listener, signals), a Prometheus registry and the
 /// health state. Thread-safety: fail() and the accessors may be called from any thread; the rest from the
