@@ -28,6 +28,9 @@ int main(int argc, char** argv)
     );
     deliver_cmd->add_option("-c,--config", config_file, "YAML or JSON config file (default: $RELAY_CONFIG)");
 
+    auto* serve_cmd = app.add_subcommand("serve", "Run the HTTP API (event ingest) on api.port");
+    serve_cmd->add_option("-c,--config", config_file, "YAML or JSON config file (default: $RELAY_CONFIG)");
+
     relay::cli::dev_args dev;
     auto* dev_cmd = app.add_subcommand(
         "dev", "Everything in one process for a first look: mock Kafka, a worker and a demo receiver"
@@ -66,6 +69,8 @@ int main(int argc, char** argv)
         return relay::cli::run_config(config_file);
     if (deliver_cmd->parsed())
         return relay::cli::run_deliver(config_file);
+    if (serve_cmd->parsed())
+        return relay::cli::run_serve(config_file);
     if (dev_cmd->parsed())
         return relay::cli::run_dev(dev);
     if (publish_cmd->parsed())

@@ -20,6 +20,11 @@ int run_config(const std::optional<std::string>& config_file);
 /// fails (Kafka unreachable, topics missing) or a Kafka client reports a fatal error.
 int run_deliver(const std::optional<std::string>& config_file);
 
+/// `relay serve`: the HTTP API (so far event ingest: POST /v1/events and /v1/events:batch) on api.port, with
+/// /metrics /healthz /readyz on the admin port. Refuses to start without api.tokens (exit 2). Runs until
+/// SIGTERM/SIGINT, then stops accepting, lets requests finish and flushes the producer.
+int run_serve(const std::optional<std::string>& config_file);
+
 /// Options of `relay dev`.
 struct dev_args
 {
