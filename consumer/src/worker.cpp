@@ -986,8 +986,9 @@ struct worker::impl final : kafka::consumer_handler
         const auto reason = details.reason;
         produce_reliably(record, [this, rec, reason] {
             count_dead_letter(reason);
-            sub_in_flight(1);
+            // Offset first, then the count stop() waits on: a drain that sees zero must find it stored.
             release_record(rec);
+            sub_in_flight(1);
         });
     }
 
@@ -1047,8 +1048,9 @@ struct worker::impl final : kafka::consumer_handler
         if (auto next = d->sub_state->admission.release(d->order_key()))
             post_attempt(*next);
         auto rec = std::move(d->rec);
-        sub_in_flight(1);
+        // Offset first, then the count stop() waits on: a drain that sees zero must find it stored.
         release_record(rec);
+        sub_in_flight(1);
     }
 
     // Drops one pending count of `rec`; the last one marks its offset done.

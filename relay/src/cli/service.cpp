@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 namespace relay::cli {
 
@@ -75,8 +76,23 @@ std::unique_ptr<subscription::follower> follow_subscriptions(
     o.static_subscriptions = std::move(statics);
     o.parse = parse_options_of(cfg);
     o.on_fatal = std::move(on_fatal);
-    auto f = std::make_unique<subscription::follower>(std::move(o), routes);
-    f->start();
+    // A topic just created (by this process or a replica starting beside it) may not have a leader or be in
+    // metadata yet: retry for a while before calling it a start-up failure.
+    std::unique_ptr<subscription::follower> f;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+        f = std::make_unique<subscription::follower>(o, routes);
+        try {
+            f->start();
+            break;
+        } catch (const std::runtime_error& e) {
+            if (std::chrono::steady_clock::now() >= deadline)
+                throw;
+            relay::log::warn("subscriptions topic not readable yet; retrying", {{"error", e.what()}});
+            f.reset();
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+    }
     if (!f->wait_until_loaded(std::chrono::seconds(60)))
         throw std::runtime_error(
             "the subscriptions topic " + cfg.topics.subscriptions + " was not read within 60 s"
