@@ -1,5 +1,6 @@
 #include "relay/delivery/worker.hpp"
 
+#include "relay/config/kafka_clients.hpp"
 #include "relay/delivery/gate.hpp"
 #include "relay/delivery/offset_tracker.hpp"
 #include "relay/delivery/outcome.hpp"
@@ -215,13 +216,6 @@ struct worker::impl final : kafka::consumer_handler
 
     // ---- construction ----------------------------------------------------------------------------------
 
-    kafka::properties common_properties() const
-    {
-        kafka::properties p(cfg.kafka.properties.begin(), cfg.kafka.properties.end());
-        p["bootstrap.servers"] = cfg.kafka.brokers;
-        return p;
-    }
-
     void build_clients()
     {
         auto fatal = [this](boost::system::error_code, std::string_view reason) {
@@ -230,25 +224,22 @@ struct worker::impl final : kafka::consumer_handler
         };
 
         const auto max_record = std::to_string(max_parked_record_bytes(cfg));
+        // Relay's defaults; the user's kafka.producer_properties win (acks and idempotence are validated).
         kafka::client_options prod;
-        prod.config = common_properties();
-        prod.config["enable.idempotence"] = "true";
-        prod.config["acks"] = "all";
-        prod.config["linger.ms"] = "5";
-        prod.config["message.max.bytes"] = max_record;
-        for (const auto& [k, v] : cfg.kafka.producer_properties)
-            prod.config[k] = v;
+        prod.config = config::client_properties(cfg, config::client_kind::producer);
+        prod.config.try_emplace("enable.idempotence", "true");
+        prod.config.try_emplace("acks", "all");
+        prod.config.try_emplace("linger.ms", "5");
+        prod.config.try_emplace("message.max.bytes", max_record);
         prod.on_fatal = fatal;
         producer = std::make_unique<kafka::producer>(prod);
 
         kafka::consumer_options cons;
-        cons.client.config = common_properties();
+        cons.client.config = config::client_properties(cfg, config::client_kind::consumer);
         cons.client.config["group.id"] = cfg.kafka.group_id;
         if (!cfg.kafka.instance_id.empty())
             cons.client.config["group.instance.id"] = cfg.kafka.instance_id;
-        cons.client.config["auto.offset.reset"] = "earliest";
-        for (const auto& [k, v] : cfg.kafka.consumer_properties)
-            cons.client.config[k] = v;
+        cons.client.config.try_emplace("auto.offset.reset", "earliest");
         cons.client.on_fatal = fatal;
         consumer = std::make_unique<kafka::consumer>(cons, *this);
 
@@ -1229,8 +1220,7 @@ std::vector<kafka::topic_spec> worker_topics(const config::config& cfg)
 void prepare_topics(const config::config& cfg, const std::vector<kafka::topic_spec>& specs)
 {
     kafka::client_options o;
-    o.config.insert(cfg.kafka.properties.begin(), cfg.kafka.properties.end());
-    o.config["bootstrap.servers"] = cfg.kafka.brokers;
+    o.config = config::client_properties(cfg, config::client_kind::admin);
     kafka::admin admin(o);
     constexpr auto timeout = std::chrono::seconds(30);
     if (cfg.kafka.create_topics) {

@@ -1,5 +1,6 @@
 #include "relay/api/ingest.hpp"
 
+#include "relay/config/kafka_clients.hpp"
 #include "relay/http/problem.hpp"
 #include "relay/kafka/error.hpp"
 #include "relay/log/log.hpp"
@@ -48,14 +49,7 @@ ingest_options ingest_options::from_config(const config::config& cfg)
 
 kafka::properties ingest_producer_properties(const config::config& cfg)
 {
-    kafka::properties props;
-    for (const auto& [k, v] : cfg.kafka.properties) {
-        props[k] = v;
-    }
-    for (const auto& [k, v] : cfg.kafka.producer_properties) {
-        props[k] = v;
-    }
-    props["bootstrap.servers"] = cfg.kafka.brokers;
+    kafka::properties props = config::client_properties(cfg, config::client_kind::producer);
     const auto budget = std::max<std::chrono::milliseconds>(
         cfg.api.request_timeout - std::chrono::seconds(1), std::chrono::seconds(1)
     );

@@ -1,5 +1,6 @@
 #include "relay/cli/publish_command.hpp"
 
+#include "relay/config/kafka_clients.hpp"
 #include "relay/config/load.hpp"
 #include "relay/kafka/error.hpp"
 #include "relay/log/log.hpp"
@@ -167,11 +168,9 @@ int run_publish(const publish_args& args, std::istream& in, std::ostream& out, s
         }
     }
 
-    kafka::properties props = cfg.kafka.properties;
-    for (const auto& [k, v] : cfg.kafka.producer_properties) {
-        props[k] = v;
-    }
-    props["bootstrap.servers"] = args.brokers ? std::string(trim(*args.brokers)) : cfg.kafka.brokers;
+    kafka::properties props = config::client_properties(cfg, config::client_kind::producer);
+    if (args.brokers)
+        props["bootstrap.servers"] = std::string(trim(*args.brokers));
 
     publish::publish_options options;
     options.topic = args.topic.value_or(cfg.topics.events);

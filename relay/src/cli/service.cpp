@@ -1,5 +1,6 @@
 #include "relay/cli/service.hpp"
 
+#include "relay/config/kafka_clients.hpp"
 #include "relay/config/load.hpp"
 #include "relay/http/admin.hpp"
 #include "relay/log/log.hpp"
@@ -68,10 +69,7 @@ std::unique_ptr<subscription::follower> follow_subscriptions(
 )
 {
     subscription::follower_options o;
-    o.kafka.insert(cfg.kafka.properties.begin(), cfg.kafka.properties.end());
-    for (const auto& [k, v] : cfg.kafka.consumer_properties)
-        o.kafka[k] = v;
-    o.kafka["bootstrap.servers"] = cfg.kafka.brokers;
+    o.kafka = config::client_properties(cfg, config::client_kind::consumer);
     o.topic = cfg.topics.subscriptions;
     o.static_subscriptions = std::move(statics);
     o.parse = parse_options_of(cfg);
