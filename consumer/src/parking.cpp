@@ -97,7 +97,7 @@ kafka::record make_dlq_record(
 }
 
 boost::system::result<retry_record, std::string>
-parse_retry_record(std::span<const std::pair<std::string_view, std::string_view>> headers)
+parse_retry_record(std::span<const event::record_header> headers)
 {
     retry_record out;
     bool have_sub = false, have_event = false, have_attempt = false, have_not_before = false,

@@ -47,7 +47,6 @@ namespace asio = boost::asio;
 using subscription_t = relay::subscription::subscription;
 using relay::subscription::ordering_mode;
 using subscription_ptr = std::shared_ptr<const subscription_t>;
-using header_list = std::vector<std::pair<std::string_view, std::string_view>>;
 
 namespace {
 
@@ -65,13 +64,19 @@ const std::string& user_agent()
     return ua;
 }
 
+struct record_ctx;
+
 /// An assigned partition: its offset tracker and, for retry tiers, the records held until due.
 struct partition_state
 {
     struct held_record
     {
-        kafka::message_ptr msg;
-        retry_record retry;
+        std::shared_ptr<record_ctx> rec;
+        /// Relay's headers, or why they are invalid (such a record is dead-lettered when its turn comes).
+        boost::system::result<retry_record, std::string> retry;
+
+        /// When it may be attempted; an invalid record is due at once.
+        std::int64_t due_ms() const { return retry ? retry->not_before_ms : 0; }
     };
 
     partition_state(std::string t, std::int32_t p, bool is_retry, asio::io_context& timer_ctx)
@@ -108,21 +113,24 @@ struct record_ctx
     std::string event_id;
     std::optional<std::string_view> key;
     std::optional<std::string_view> value;
-    std::string traceparent;
-    std::string tracestate;
-    header_list headers; // the record's headers, views into msg
+    event::trace_context trace;                // views into msg
+    std::vector<event::record_header> headers; // the record's headers, views into msg
     delivery::origin origin;
     std::int64_t first_attempt_ms = 0;
 };
+
+/// A subscription's concurrency cap: its own max_in_flight, else the configured default.
+std::size_t limit_of(const subscription_t& sub, std::size_t fallback)
+{
+    return sub.max_in_flight ? sub.max_in_flight : fallback;
+}
 
 /// Per-subscription state shared by its deliveries.
 struct subscription_state
 {
     subscription_state(subscription_ptr s, const retry_schedule& fallback, std::size_t default_limit)
         : sub(std::move(s))
-        , admission(
-              sub->max_in_flight ? sub->max_in_flight : default_limit, sub->ordering == ordering_mode::key
-          )
+        , admission(limit_of(*sub, default_limit), sub->ordering == ordering_mode::key)
         , schedule(sub->retry_schedule ? retry_schedule(*sub->retry_schedule, fallback.jitter()) : fallback)
     {
         if (sub->signing_key) {
@@ -136,7 +144,6 @@ struct subscription_state
     gate<std::shared_ptr<delivery_ctx>> admission;
     retry_schedule schedule;
     std::optional<webhook::signing_key> signing_key;
-    bool admission_ordered = sub->ordering == ordering_mode::key;
 };
 
 } // namespace
@@ -162,7 +169,7 @@ struct subscription_state::delivery_ctx
     const subscription_t& sub() const { return *sub_ptr; }
     std::optional<std::string_view> order_key() const
     {
-        return sub_state->admission_ordered ? rec->key : std::nullopt;
+        return sub_state->admission.ordered() ? rec->key : std::nullopt;
     }
 };
 
@@ -214,7 +221,7 @@ struct worker::impl final : kafka::consumer_handler
 
     ~impl() override { stop(); }
 
-    // ---- construction ----------------------------------------------------------------------------------
+    // ---- construction ----
 
     void build_clients()
     {
@@ -314,7 +321,7 @@ struct worker::impl final : kafka::consumer_handler
                          .Add({});
     }
 
-    // ---- lifecycle ---------------------------------------------------------------------------------------
+    // ---- lifecycle ----
 
     void start()
     {
@@ -390,8 +397,7 @@ struct worker::impl final : kafka::consumer_handler
         relay::log::info("worker stopped", {{"delivered", delivered_count.load()}});
     }
 
-    // ---- consumer_handler (poll thread)
-    // --------------------------------------------------------------------
+    // ---- consumer_handler (poll thread) ----
 
     static std::string part_key(std::string_view topic, std::int32_t partition)
     {
@@ -486,7 +492,9 @@ struct worker::impl final : kafka::consumer_handler
                     continue;
                 if (part->retry && !part->held.empty()) {
                     // Behind a record that is not due: keep the partition's order.
-                    hold_locked(part, std::move(msg));
+                    auto rec = make_record(part, std::move(msg));
+                    auto parsed = parse_retry_record(rec->headers);
+                    hold_locked(part, std::move(rec), std::move(parsed));
                     continue;
                 }
             }
@@ -503,8 +511,7 @@ struct worker::impl final : kafka::consumer_handler
         relay::log::warn("kafka consumer error", {{"error", ec.message()}, {"detail", reason}});
     }
 
-    // ---- records
-    // -------------------------------------------------------------------------------------------
+    // ---- records ----
 
     std::shared_ptr<record_ctx>
     make_record(const std::shared_ptr<partition_state>& part, kafka::message_ptr msg)
@@ -514,7 +521,10 @@ struct worker::impl final : kafka::consumer_handler
         rec->offset = msg->offset;
         rec->key = kafka::key(*msg);
         rec->value = kafka::value(*msg);
-        rec->headers = kafka::headers(*msg);
+        for (const auto& [name, value] : kafka::headers(*msg))
+            rec->headers.push_back({name, value});
+        // The same rule parse_event applies; views into the message, for input and retry records alike.
+        rec->trace = event::read_trace_context(rec->headers);
         rec->msg = std::move(msg);
         rec->shard = next_shard++ % shards.size();
         return rec;
@@ -530,17 +540,13 @@ struct worker::impl final : kafka::consumer_handler
         rec->origin = {part->topic, part->partition, rec->offset};
         rec->first_attempt_ms = now_ms();
 
-        std::vector<event::record_header> hdrs;
-        hdrs.reserve(rec->headers.size());
-        for (const auto& [n, v] : rec->headers)
-            hdrs.push_back({n, v});
         event::record_view view{
             part->topic,
             part->partition,
             rec->offset,
             rec->key,
             rec->value.value_or(std::string_view{}),
-            hdrs,
+            rec->headers,
             kafka::timestamp_ms(*rec->msg),
         };
         const event::envelope_options eopts{
@@ -567,8 +573,6 @@ struct worker::impl final : kafka::consumer_handler
         }
         const auto& ev = *parsed;
         rec->event_id = ev.id();
-        rec->traceparent = ev.traceparent();
-        rec->tracestate = ev.tracestate();
         table.for_each_match(ev.type(), &ev.document(), [&](const subscription_ptr& s) {
             if (is_disabled(s->id))
                 return;
@@ -583,47 +587,41 @@ struct worker::impl final : kafka::consumer_handler
         const subscription::routing_table& table
     )
     {
-        const auto hdrs = kafka::headers(*msg);
-        auto parsed = parse_retry_record(hdrs);
+        auto rec = make_record(part, std::move(msg));
+        auto parsed = parse_retry_record(rec->headers);
         if (!parsed) {
-            auto rec = make_record(part, std::move(msg));
-            rec->origin = {part->topic, part->partition, rec->offset};
-            delivery_state st;
-            st.origin = rec->origin;
-            dead_letter_record(
-                rec, st, {dlq_reason::invalid_retry_record, parsed.error(), now_ms(), std::nullopt}
-            );
-            release_record(rec);
+            dead_letter_invalid_retry(rec, parsed.error());
             return;
         }
         if (parsed->not_before_ms > now_ms()) {
             std::lock_guard plock(part->mutex);
             if (!part->revoked)
-                hold_locked(part, std::move(msg), std::move(*parsed));
+                hold_locked(part, std::move(rec), std::move(*parsed));
             return;
         }
-        run_retry(part, std::move(msg), *parsed, table);
+        run_retry(rec, *parsed, table);
+    }
+
+    void dead_letter_invalid_retry(const std::shared_ptr<record_ctx>& rec, std::string error)
+    {
+        rec->origin = {rec->part->topic, rec->part->partition, rec->offset};
+        delivery_state st;
+        st.origin = rec->origin;
+        dead_letter_record(
+            rec, st, {dlq_reason::invalid_retry_record, std::move(error), now_ms(), std::nullopt}
+        );
+        release_record(rec);
     }
 
     void run_retry(
-        const std::shared_ptr<partition_state>& part,
-        kafka::message_ptr msg,
+        const std::shared_ptr<record_ctx>& rec,
         const retry_record& retry,
         const subscription::routing_table& table
     )
     {
-        auto rec = make_record(part, std::move(msg));
         rec->origin = retry.state.origin;
         rec->event_id = retry.state.event_id;
         rec->first_attempt_ms = retry.state.first_attempt_ms;
-        for (const auto& [n, v] : rec->headers) {
-            if (n == "traceparent" && event::is_valid_traceparent(v))
-                rec->traceparent = v;
-            else if (n == "tracestate" && event::is_valid_tracestate(v))
-                rec->tracestate = v;
-        }
-        if (rec->traceparent.empty())
-            rec->tracestate.clear();
         const auto* sub = table.find(retry.state.subscription_id);
         if (!sub || is_disabled(retry.state.subscription_id)) {
             dead_letter_record(
@@ -648,30 +646,26 @@ struct worker::impl final : kafka::consumer_handler
     }
 
     // Retry records not due yet wait in memory in offset order, with their partition paused; the timer
-    // thread hands them on when due (no polling loop, no sleeping poll thread).
+    // thread hands them on when due (no polling loop, no sleeping poll thread). A record behind a held one
+    // is held too, whatever its own due time, so the partition's order is kept.
     void hold_locked(
-        const std::shared_ptr<partition_state>& self,
-        kafka::message_ptr msg,
-        std::optional<retry_record> parsed = {}
+        const std::shared_ptr<partition_state>& part,
+        std::shared_ptr<record_ctx> rec,
+        boost::system::result<retry_record, std::string> parsed
     )
     {
-        auto& part = *self;
-        if (!parsed) {
-            auto r = parse_retry_record(kafka::headers(*msg));
-            // An invalid record behind a held one is dead-lettered in order when its turn comes.
-            parsed = r ? std::move(*r) : retry_record{};
-        }
-        const bool first = part.held.empty();
-        part.held.push_back({std::move(msg), std::move(*parsed)});
+        const bool first = part->held.empty();
+        // An invalid record keeps its error and is dead-lettered in order when its turn comes.
+        part->held.push_back({std::move(rec), std::move(parsed)});
         if (!first)
             return;
-        const auto due = part.held.front().retry.not_before_ms;
+        const auto due = part->held.front().due_ms();
         {
             std::lock_guard flow(flow_mutex);
-            self->hold_paused = true;
-            consumer->pause({{self->topic, self->partition}});
+            part->hold_paused = true;
+            consumer->pause({{part->topic, part->partition}});
         }
-        asio::post(timer_ctx, [this, self, due] { arm_hold_timer(self, due); });
+        asio::post(timer_ctx, [this, part, due] { arm_hold_timer(part, due); });
     }
 
     void arm_hold_timer(const std::shared_ptr<partition_state>& part, std::int64_t due_ms)
@@ -693,21 +687,19 @@ struct worker::impl final : kafka::consumer_handler
             if (part->revoked)
                 return;
             const auto now = now_ms();
-            while (!part->held.empty() && part->held.front().retry.not_before_ms <= now) {
+            while (!part->held.empty() && part->held.front().due_ms() <= now) {
                 due.push_back(std::move(part->held.front()));
                 part->held.pop_front();
             }
             if (!part->held.empty())
-                next_due = part->held.front().retry.not_before_ms;
+                next_due = part->held.front().due_ms();
         }
         const auto table = opts.routes->load();
         for (auto& h : due) {
-            if (h.retry.state.subscription_id.empty()) {
-                // Unparseable: route through on_retry_record, which dead-letters it.
-                on_retry_record(part, std::move(h.msg), *table);
-            } else {
-                run_retry(part, std::move(h.msg), h.retry, *table);
-            }
+            if (h.retry)
+                run_retry(h.rec, *h.retry, *table);
+            else
+                dead_letter_invalid_retry(h.rec, h.retry.error());
         }
         if (next_due) {
             arm_hold_timer(part, *next_due);
@@ -719,13 +711,15 @@ struct worker::impl final : kafka::consumer_handler
             consumer->resume({{part->topic, part->partition}});
     }
 
-    // ---- deliveries
-    // ----------------------------------------------------------------------------------------
+    // ---- deliveries ----
 
     bool is_disabled(const std::string& id)
     {
+        // Checked for every delivery: no lock while nothing is disabled (the common case).
+        if (!any_disabled.load(std::memory_order_acquire))
+            return false;
         std::lock_guard lock(disabled_mutex);
-        return !disabled.empty() && disabled.contains(id);
+        return disabled.contains(id);
     }
 
     std::shared_ptr<subscription_state> state_for(const subscription_ptr& sub)
@@ -738,9 +732,7 @@ struct worker::impl final : kafka::consumer_handler
                 slot.reset(); // deliveries under the old settings keep the old state
             } else {
                 slot->sub = sub;
-                slot->admission.set_limit(
-                    sub->max_in_flight ? sub->max_in_flight : cfg.delivery.default_max_in_flight
-                );
+                slot->admission.set_limit(limit_of(*sub, cfg.delivery.default_max_in_flight));
             }
         }
         if (!slot)
@@ -811,10 +803,10 @@ struct worker::impl final : kafka::consumer_handler
         req.headers.push_back({webhook::id_header, rec.event_id});
         req.headers.push_back({webhook::timestamp_header, d->timestamp});
         req.headers.push_back({webhook::signature_header_name, d->signature});
-        if (!rec.traceparent.empty()) {
-            req.headers.push_back({"traceparent", rec.traceparent});
-            if (!rec.tracestate.empty())
-                req.headers.push_back({"tracestate", rec.tracestate});
+        if (!rec.trace.traceparent.empty()) {
+            req.headers.push_back({"traceparent", rec.trace.traceparent});
+            if (!rec.trace.tracestate.empty())
+                req.headers.push_back({"tracestate", rec.trace.tracestate});
         }
         for (const auto& [n, v] : sub.headers)
             req.headers.push_back({n, v});
@@ -1030,6 +1022,7 @@ struct worker::impl final : kafka::consumer_handler
             std::lock_guard lock(disabled_mutex);
             if (!disabled.insert(id).second)
                 return;
+            any_disabled.store(true, std::memory_order_release);
         }
         relay::log::warn("subscription disabled", {{"subscription", id}, {"reason", why}});
     }
@@ -1063,8 +1056,7 @@ struct worker::impl final : kafka::consumer_handler
             part.idle.notify_all();
     }
 
-    // ---- flow control
-    // ----------------------------------------------------------------------------------------
+    // ---- flow control ----
 
     void add_in_flight(std::size_t n)
     {
@@ -1134,8 +1126,7 @@ struct worker::impl final : kafka::consumer_handler
         };
     }
 
-    // ---- members
-    // ---------------------------------------------------------------------------------------------
+    // ---- members ----
 
     worker_options opts;
     const config::config& cfg;
@@ -1164,6 +1155,7 @@ struct worker::impl final : kafka::consumer_handler
 
     std::mutex disabled_mutex;
     std::unordered_set<std::string> disabled;
+    std::atomic<bool> any_disabled{false};
 
     std::mutex flow_mutex;
     bool budget_paused = false; // guarded by flow_mutex

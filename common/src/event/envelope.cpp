@@ -370,6 +370,17 @@ known_headers scan_headers(std::span<const record_header> headers) noexcept
     return h;
 }
 
+trace_context trace_of(const known_headers& h) noexcept
+{
+    trace_context t;
+    if (h.traceparent && is_valid_traceparent(*h.traceparent)) {
+        t.traceparent = *h.traceparent;
+        if (h.tracestate && is_valid_tracestate(*h.tracestate))
+            t.tracestate = *h.tracestate;
+    }
+    return t;
+}
+
 const EVP_MD* sha256() noexcept
 {
     // Fetched once: an implicit fetch on every digest costs a provider lookup.
@@ -378,6 +389,11 @@ const EVP_MD* sha256() noexcept
 }
 
 } // namespace
+
+trace_context read_trace_context(std::span<const record_header> headers) noexcept
+{
+    return trace_of(scan_headers(headers));
+}
 
 std::string_view to_string(envelope_format f) noexcept
 {
@@ -630,11 +646,9 @@ parse_event(const record_view& record, const envelope_options& options)
         ev.id_ = derive_event_id(record.topic, record.partition, record.offset);
         ev.id_derived_ = true;
     }
-    if (headers.traceparent && is_valid_traceparent(*headers.traceparent)) {
-        ev.traceparent_.assign(*headers.traceparent);
-        if (headers.tracestate && is_valid_tracestate(*headers.tracestate))
-            ev.tracestate_.assign(*headers.tracestate);
-    }
+    const auto trace = trace_of(headers);
+    ev.traceparent_.assign(trace.traceparent);
+    ev.tracestate_.assign(trace.tracestate);
     // A producer may set any CreateTime; beyond the clock's range (year 2262) it is ignored, not overflowed.
     if (record.timestamp_ms >= 0 && record.timestamp_ms < 9'000'000'000'000)
         ev.kafka_time_ =

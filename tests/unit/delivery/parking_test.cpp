@@ -7,7 +7,7 @@
 namespace relay::delivery {
 namespace {
 
-using header_list = std::vector<std::pair<std::string_view, std::string_view>>;
+using header_list = std::vector<event::record_header>;
 
 std::optional<std::string> find(const kafka::record& r, std::string_view name)
 {

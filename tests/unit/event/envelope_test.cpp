@@ -13,6 +13,7 @@ namespace {
 using relay::event::envelope_format;
 using relay::event::errc;
 using relay::event::parse_event;
+using relay::event::read_trace_context;
 using relay::event::record_header;
 using relay::event::record_view;
 
@@ -544,6 +545,20 @@ TEST(envelope, error_code_names_the_class)
     const boost::system::error_code ec = errc::too_deep;
     EXPECT_STREQ(ec.category().name(), "relay.event");
     EXPECT_EQ(ec.message(), "too_deep");
+}
+
+TEST(envelope, read_trace_context_applies_parse_event_rules_to_bare_headers)
+{
+    const record_header headers[] = {
+        {"TraceParent", "garbage"}, {"traceparent", valid_traceparent}, {"tracestate", "congo=t61rcWkgMzE"}};
+    const auto t = read_trace_context(headers);
+    EXPECT_EQ(t.traceparent, valid_traceparent); // the last one wins, names case-insensitive
+    EXPECT_EQ(t.tracestate, "congo=t61rcWkgMzE");
+
+    const record_header invalid[] = {{"traceparent", "00-zz"}, {"tracestate", "congo=t61rcWkgMzE"}};
+    const auto none = read_trace_context(invalid);
+    EXPECT_TRUE(none.traceparent.empty());
+    EXPECT_TRUE(none.tracestate.empty()); // no tracestate without a valid traceparent
 }
 
 } // namespace

@@ -219,6 +219,18 @@ bool is_valid_traceparent(std::string_view value) noexcept;
 /// comma-separated `key=value` members (empty members allowed), at most 32 members.
 bool is_valid_tracestate(std::string_view value) noexcept;
 
+/// The W3C trace context a record carries, as parse_event keeps it (views into the header values).
+struct trace_context
+{
+    std::string_view traceparent; ///< empty unless valid
+    std::string_view tracestate;  ///< empty unless well-formed and traceparent is valid
+};
+
+/// Reads `traceparent` and `tracestate` from record headers: names case-insensitive, the last one wins,
+/// invalid values dropped (see is_valid_traceparent and is_valid_tracestate). Used for records whose value is
+/// not parsed again (retry records). Pure; thread-safe.
+trace_context read_trace_context(std::span<const record_header> headers) noexcept;
+
 /// The id Relay derives for an event without one: "evt_" + the first 16 bytes of
 /// SHA-256("<topic>/<partition>/<offset>") in lowercase hex. Stable across processes and versions.
 std::string derive_event_id(std::string_view topic, std::int32_t partition, std::int64_t offset);

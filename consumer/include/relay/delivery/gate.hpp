@@ -86,6 +86,9 @@ public:
         return std::nullopt;
     }
 
+    /// True when deliveries with a key are serialized per key.
+    bool ordered() const noexcept { return ordered_; }
+
     /// Deliveries holding a slot.
     std::size_t in_flight() const
     {

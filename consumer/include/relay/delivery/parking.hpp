@@ -1,5 +1,6 @@
 #pragma once
 
+#include "relay/event/envelope.hpp"
 #include "relay/kafka/message.hpp"
 
 #include <boost/system/result.hpp>
@@ -83,7 +84,7 @@ struct parked_payload
 {
     std::optional<std::string_view> key;
     std::optional<std::string_view> value;
-    std::span<const std::pair<std::string_view, std::string_view>> headers;
+    std::span<const event::record_header> headers;
 };
 
 /// A retry record for `topic` (a retry tier): attempt number state.attempts + 1 becomes due at
@@ -118,6 +119,6 @@ struct retry_record
 /// Reads Relay's headers of a retry record. Errors (a message naming the missing or malformed header) mean
 /// the record was not written by Relay: the caller dead-letters it as invalid_retry_record.
 boost::system::result<retry_record, std::string>
-parse_retry_record(std::span<const std::pair<std::string_view, std::string_view>> headers);
+parse_retry_record(std::span<const event::record_header> headers);
 
 } // namespace relay::delivery
