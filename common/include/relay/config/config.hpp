@@ -270,8 +270,8 @@ struct delivery_params
     /// store.
     std::string ca_file;
 
-    /// On SIGTERM: how long in-flight deliveries get to finish or park; what is unfinished then is not committed
-    /// and is delivered again by the partition's next owner.
+    /// On SIGTERM: how long in-flight deliveries get to finish or park; what is unfinished then is not
+    /// committed and is delivered again by the partition's next owner.
     std::chrono::milliseconds drain_timeout = std::chrono::seconds(25);
 
     /// I/O threads; 0 = one per CPU core.
