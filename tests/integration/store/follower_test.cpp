@@ -2,6 +2,7 @@
 #include "relay/subscription/store.hpp"
 
 #include "support/kafka/kafka.hpp"
+#include "support/subscription/subscriptions.hpp"
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
@@ -25,31 +26,10 @@ using relay::subscription::follower_options;
 using relay::subscription::subscription;
 using relay::subscription::writer;
 
-constexpr const char* secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-std::string
-sub_json(const std::string& id, const std::string& url = "https://hooks.example.com/in", bool enabled = true)
-{
-    return R"({"id":")" + id + R"(","url":")" + url + R"(","event_types":["order.*"],"secrets":[")" + secret +
-           R"("],"enabled":)" + (enabled ? "true" : "false") + "}";
-}
-
-subscription parse(const std::string& json)
-{
-    auto parsed =
-        relay::subscription::parse_subscription(json, relay::subscription::stored_parse_options({}));
-    EXPECT_TRUE(parsed) << relay::subscription::to_string(parsed.error());
-    return parsed ? *parsed : subscription{};
-}
-
-std::vector<std::string> ids(const std::vector<relay::subscription::subscription_ptr>& subs)
-{
-    std::vector<std::string> out;
-    for (const auto& s : subs) {
-        out.push_back(s->id);
-    }
-    return out;
-}
+using relay::test::ids;
+using relay::test::parse_stored;
+using relay::test::sub_json;
+constexpr const char* secret = relay::test::subscription_secret;
 
 // Waits (bounded) until `pred` holds, checking every few milliseconds.
 template <class Pred>
@@ -126,7 +106,7 @@ TEST_F(subscription_store, loads_existing_records_with_overrides_and_tombstones)
 
 TEST_F(subscription_store, empty_topic_is_loaded_at_once_with_the_static_subscriptions)
 {
-    follower f(options({parse(sub_json("s"))}), table_);
+    follower f(options({parse_stored(sub_json("s"))}), table_);
     f.start();
     EXPECT_TRUE(f.loaded());
     EXPECT_TRUE(f.wait_until_loaded(0ms));
@@ -181,7 +161,7 @@ TEST_F(subscription_store, skips_garbage_records_and_keeps_following)
 TEST_F(subscription_store, static_subscriptions_win_over_topic_records)
 {
     put_raw("s", sub_json("s", "https://from-topic.example.com/"));
-    follower f(options({parse(sub_json("s", "https://static.example.com/"))}), table_);
+    follower f(options({parse_stored(sub_json("s", "https://static.example.com/"))}), table_);
     f.start();
     ASSERT_TRUE(f.wait_until_loaded(relay::test::kafka_wait));
     EXPECT_TRUE(f.is_static("s"));
@@ -219,7 +199,7 @@ TEST_F(subscription_store, writer_then_wait_applied_reads_your_writes)
         relay::subscription::make_writer_producer({{"bootstrap.servers", bootstrap()}, {"linger.ms", "1"}});
     writer w(wp, topic_);
 
-    auto put = w.async_put(parse(sub_json("rw", "https://rw.example.com/")), boost::asio::use_future);
+    auto put = w.async_put(parse_stored(sub_json("rw", "https://rw.example.com/")), boost::asio::use_future);
     ASSERT_EQ(put.wait_for(relay::test::kafka_wait), std::future_status::ready);
     const delivery_info at = put.get();
     EXPECT_EQ(at.partition, 0);
@@ -256,7 +236,7 @@ TEST_F(subscription_store, async_wait_completes_on_the_handlers_io_context)
     std::optional<boost::system::error_code> result;
     std::thread::id ran_on;
     w.async_put(
-        parse(sub_json("io")),
+        parse_stored(sub_json("io")),
         boost::asio::bind_executor(
             io,
             [&](boost::system::error_code ec, delivery_info at) {
@@ -362,7 +342,7 @@ TEST_F(subscription_store, writer_refuses_invalid_ids_without_producing)
     } catch (const boost::system::system_error& e) {
         EXPECT_EQ(e.code(), boost::asio::error::invalid_argument);
     }
-    const auto rec = w.put_record(parse(sub_json("p")));
+    const auto rec = w.put_record(parse_stored(sub_json("p")));
     EXPECT_EQ(rec.topic, topic_);
     EXPECT_EQ(rec.key, "p");
     ASSERT_TRUE(rec.value);

@@ -1,5 +1,7 @@
 #include "relay/subscription/store.hpp"
 
+#include "support/subscription/subscriptions.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -12,31 +14,10 @@ using relay::subscription::record_action;
 using relay::subscription::subscription;
 using relay::subscription::subscription_set;
 
-constexpr const char* secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-std::string
-sub_json(const std::string& id, const std::string& url = "https://hooks.example.com/in", bool enabled = true)
-{
-    return R"({"id":")" + id + R"(","url":")" + url + R"(","event_types":["order.*"],"secrets":[")" + secret +
-           R"("],"enabled":)" + (enabled ? "true" : "false") + "}";
-}
-
-subscription parse(const std::string& json)
-{
-    auto parsed =
-        relay::subscription::parse_subscription(json, relay::subscription::stored_parse_options({}));
-    EXPECT_TRUE(parsed) << relay::subscription::to_string(parsed.error());
-    return parsed ? *parsed : subscription{};
-}
-
-std::vector<std::string> ids(const std::vector<relay::subscription::subscription_ptr>& subs)
-{
-    std::vector<std::string> out;
-    for (const auto& s : subs) {
-        out.push_back(s->id);
-    }
-    return out;
-}
+using relay::test::ids;
+using relay::test::parse_stored;
+using relay::test::sub_json;
+constexpr const char* secret = relay::test::subscription_secret;
 
 TEST(subscription_set, upsert_replace_and_tombstone)
 {
@@ -116,7 +97,7 @@ TEST(subscription_set, allow_http_comes_from_the_options)
 
 TEST(subscription_set, static_subscriptions_cannot_be_changed_or_deleted_by_the_topic)
 {
-    subscription_set set({parse(sub_json("s", "https://static.example.com/"))}, {});
+    subscription_set set({parse_stored(sub_json("s", "https://static.example.com/"))}, {});
     EXPECT_TRUE(set.is_static("s"));
     EXPECT_FALSE(set.is_static("t"));
 
@@ -132,7 +113,7 @@ TEST(subscription_set, static_subscriptions_cannot_be_changed_or_deleted_by_the_
 
 TEST(subscription_set, all_merges_static_and_stored_sorted_by_id)
 {
-    subscription_set set({parse(sub_json("b")), parse(sub_json("d"))}, {});
+    subscription_set set({parse_stored(sub_json("b")), parse_stored(sub_json("d"))}, {});
     set.apply("c", sub_json("c"));
     set.apply("a", sub_json("a"));
     set.apply("e", sub_json("e"));
@@ -141,7 +122,7 @@ TEST(subscription_set, all_merges_static_and_stored_sorted_by_id)
 
 TEST(subscription_set, disabled_subscriptions_are_listed_but_not_routed)
 {
-    subscription_set set({parse(sub_json("static-off", "https://s.example.com/", false))}, {});
+    subscription_set set({parse_stored(sub_json("static-off", "https://s.example.com/", false))}, {});
     set.apply("on", sub_json("on"));
     set.apply("off", sub_json("off", "https://off.example.com/", false));
     EXPECT_EQ(ids(set.all()), (std::vector<std::string>{"off", "on", "static-off"}));
@@ -161,7 +142,10 @@ TEST(subscription_set, disabled_subscriptions_are_listed_but_not_routed)
 
 TEST(subscription_set, duplicate_static_ids_are_refused)
 {
-    EXPECT_THROW(subscription_set({parse(sub_json("s")), parse(sub_json("s"))}, {}), std::invalid_argument);
+    EXPECT_THROW(
+        subscription_set({parse_stored(sub_json("s")), parse_stored(sub_json("s"))}, {}),
+        std::invalid_argument
+    );
 }
 
 TEST(static_subscriptions, require_ids_and_secrets)
