@@ -119,7 +119,7 @@ parse_retry_record(std::span<const event::record_header> headers)
             have_event = !value.empty();
         } else if (name == header::attempt) {
             std::uint32_t attempt = 0;
-            have_attempt = parse_int(value, attempt) && attempt >= 2;
+            have_attempt = parse_int(value, attempt) && attempt >= 1;
             check(have_attempt, name);
             out.state.attempts = attempt - 1;
         } else if (name == header::not_before) {

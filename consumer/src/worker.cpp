@@ -1,12 +1,14 @@
 #include "relay/delivery/worker.hpp"
 
 #include "relay/config/kafka_clients.hpp"
+#include "relay/delivery/circuit_breaker.hpp"
 #include "relay/delivery/gate.hpp"
 #include "relay/delivery/offset_tracker.hpp"
 #include "relay/delivery/outcome.hpp"
 #include "relay/delivery/parking.hpp"
 #include "relay/delivery/retry_after.hpp"
 #include "relay/delivery/retry_schedule.hpp"
+#include "relay/event/duration.hpp"
 #include "relay/event/envelope.hpp"
 #include "relay/http/client.hpp"
 #include "relay/http/client_tls.hpp"
@@ -128,10 +130,19 @@ std::size_t limit_of(const subscription_t& sub, std::size_t fallback)
 /// Per-subscription state shared by its deliveries.
 struct subscription_state
 {
-    subscription_state(subscription_ptr s, const retry_schedule& fallback, std::size_t default_limit)
+    subscription_state(
+        subscription_ptr s,
+        const retry_schedule& fallback,
+        std::size_t default_limit,
+        std::shared_ptr<circuit_breaker> endpoint_breaker
+    )
         : sub(std::move(s))
         , admission(limit_of(*sub, default_limit), sub->ordering == ordering_mode::key)
         , schedule(sub->retry_schedule ? retry_schedule(*sub->retry_schedule, fallback.jitter()) : fallback)
+        , breaker(std::move(endpoint_breaker))
+        , configured_limit(limit_of(*sub, default_limit))
+        , limit(configured_limit)
+        , last_progress_ms(now_ms())
     {
         if (sub->signing_key) {
             if (auto k = webhook::signing_key::parse(*sub->signing_key))
@@ -144,6 +155,24 @@ struct subscription_state
     gate<std::shared_ptr<delivery_ctx>> admission;
     retry_schedule schedule;
     std::optional<webhook::signing_key> signing_key;
+    std::shared_ptr<circuit_breaker> breaker; // shared by every subscription of the same origin
+
+    // Throttling (429/502/503/504): the admission limit halves, at most once a second, and grows back by one
+    // per 2xx (AIMD).
+    std::size_t configured_limit;
+    std::atomic<std::size_t> limit;
+    std::atomic<std::int64_t> last_throttle_ms{0};
+
+    /// Unix ms of the last progress: an attempt finished (any outcome) or a delivery took a free slot. A
+    /// subscription whose slots are all busy and that made no progress for a while is stalled, and its new
+    /// deliveries are parked instead of queued.
+    std::atomic<std::int64_t> last_progress_ms;
+    /// Unix ms since which every attempt failed (0: the last one succeeded); drives auto-disable.
+    std::atomic<std::int64_t> failing_since_ms{0};
+
+    // rate_limit pacing: the next free send slot.
+    std::mutex pace_mutex;
+    std::chrono::steady_clock::time_point next_slot{}; // guarded by pace_mutex
 };
 
 } // namespace
@@ -159,6 +188,7 @@ struct subscription_state::delivery_ctx
     unsigned last_status = 0;
     std::string last_error;
     std::size_t shard = 0;
+    bool probe = false; // this attempt is its endpoint's half-open circuit probe
 
     // Storage the request points into, valid until the attempt completes.
     std::string timestamp;
@@ -196,6 +226,12 @@ struct worker::impl final : kafka::consumer_handler
         prometheus::Gauge* in_flight = nullptr;
         prometheus::Histogram* attempt_seconds = nullptr;
         prometheus::Counter* records = nullptr;
+        prometheus::Counter* shed_circuit_open = nullptr;
+        prometheus::Counter* shed_stalled = nullptr;
+        prometheus::Gauge* circuits_open = nullptr;
+        prometheus::Family<prometheus::Counter>* circuit_transitions = nullptr;
+        prometheus::Family<prometheus::Counter>* disabled_family = nullptr;
+        prometheus::Counter* throttled = nullptr;
     };
 
     explicit impl(worker_options o)
@@ -319,6 +355,34 @@ struct worker::impl final : kafka::consumer_handler
                          .Help("Input and retry records consumed")
                          .Register(reg)
                          .Add({});
+        auto& shed =
+            prometheus::BuildCounter()
+                .Name("relay_deliveries_shed_total")
+                .Help("Deliveries parked on a retry topic without an attempt, by reason: circuit_open "
+                      "(the endpoint's circuit breaker is open), endpoint_stalled (every slot of the "
+                      "subscription busy and nothing finished for a second)")
+                .Register(reg);
+        m.shed_circuit_open = &shed.Add({{"reason", "circuit_open"}});
+        m.shed_stalled = &shed.Add({{"reason", "endpoint_stalled"}});
+        m.circuits_open = &prometheus::BuildGauge()
+                               .Name("relay_circuit_breakers_open")
+                               .Help("Endpoints (origins) whose circuit breaker is open or half-open")
+                               .Register(reg)
+                               .Add({});
+        m.circuit_transitions = &prometheus::BuildCounter()
+                                     .Name("relay_circuit_breaker_transitions_total")
+                                     .Help("Circuit breaker state changes, by the state entered")
+                                     .Register(reg);
+        m.disabled_family = &prometheus::BuildCounter()
+                                 .Name("relay_subscriptions_disabled_total")
+                                 .Help("Subscriptions disabled by this worker, by reason: gone (410), "
+                                       "failing (auto-disabled after delivery.auto_disable_after)")
+                                 .Register(reg);
+        m.throttled = &prometheus::BuildCounter()
+                           .Name("relay_endpoint_throttles_total")
+                           .Help("Times a subscription's concurrency was halved after 429/502/503/504")
+                           .Register(reg)
+                           .Add({});
     }
 
     // ---- lifecycle ----
@@ -573,11 +637,16 @@ struct worker::impl final : kafka::consumer_handler
         }
         const auto& ev = *parsed;
         rec->event_id = ev.id();
-        table.for_each_match(ev.type(), &ev.document(), [&](const subscription_ptr& s) {
-            if (is_disabled(s->id))
-                return;
-            launch(rec, s, 1, rec->first_attempt_ms, 0, {});
-        });
+        if (const auto target = target_of(rec->headers)) {
+            // A targeted record (the API's test event): only that subscription, whatever its event types.
+            if (const auto* s = table.find(*target); s && !is_disabled(*s))
+                launch(rec, *s, 1, rec->first_attempt_ms, 0, {});
+        } else {
+            table.for_each_match(ev.type(), &ev.document(), [&](const subscription_ptr& s) {
+                if (!is_disabled(s))
+                    launch(rec, s, 1, rec->first_attempt_ms, 0, {});
+            });
+        }
         release_record(rec);
     }
 
@@ -623,7 +692,7 @@ struct worker::impl final : kafka::consumer_handler
         rec->event_id = retry.state.event_id;
         rec->first_attempt_ms = retry.state.first_attempt_ms;
         const auto* sub = table.find(retry.state.subscription_id);
-        if (!sub || is_disabled(retry.state.subscription_id)) {
+        if (!sub || is_disabled(*sub)) {
             dead_letter_record(
                 rec,
                 retry.state,
@@ -713,13 +782,26 @@ struct worker::impl final : kafka::consumer_handler
 
     // ---- deliveries ----
 
-    bool is_disabled(const std::string& id)
+    static std::optional<std::string_view> target_of(std::span<const event::record_header> headers)
+    {
+        std::optional<std::string_view> target;
+        for (const auto& h : headers) {
+            if (h.name == header::target_subscription)
+                target = h.value;
+        }
+        return target;
+    }
+
+    // Disabled by this worker (410, auto-disable) and not changed since: a later version of the subscription
+    // (the persisted disable, or an operator enabling it again) decides for itself.
+    bool is_disabled(const subscription_ptr& sub)
     {
         // Checked for every delivery: no lock while nothing is disabled (the common case).
         if (!any_disabled.load(std::memory_order_acquire))
             return false;
         std::lock_guard lock(disabled_mutex);
-        return disabled.contains(id);
+        const auto it = disabled.find(sub->id);
+        return it != disabled.end() && (it->second == sub || *it->second == *sub);
     }
 
     std::shared_ptr<subscription_state> state_for(const subscription_ptr& sub)
@@ -735,9 +817,21 @@ struct worker::impl final : kafka::consumer_handler
                 slot->admission.set_limit(limit_of(*sub, cfg.delivery.default_max_in_flight));
             }
         }
-        if (!slot)
-            slot = std::make_shared<subscription_state>(sub, schedule, cfg.delivery.default_max_in_flight);
+        if (!slot) {
+            slot = std::make_shared<subscription_state>(
+                sub, schedule, cfg.delivery.default_max_in_flight, breaker_for(sub->endpoint.origin())
+            );
+        }
         return slot;
+    }
+
+    std::shared_ptr<circuit_breaker> breaker_for(const std::string& origin)
+    {
+        std::lock_guard lock(breakers_mutex);
+        auto& b = breakers[origin];
+        if (!b)
+            b = std::make_shared<circuit_breaker>(cfg.delivery.circuit_breaker);
+        return b;
     }
 
     void launch(
@@ -760,8 +854,67 @@ struct worker::impl final : kafka::consumer_handler
         d->shard = rec->shard;
         rec->pending.fetch_add(1, std::memory_order_relaxed);
         add_in_flight(1);
-        if (d->sub_state->admission.admit(d, d->order_key()))
+        auto& st = *d->sub_state;
+        if (!st.admission.ordered() && !tiers.empty()) {
+            // Unordered deliveries to an endpoint that cannot take them wait on a retry topic, not in memory.
+            const auto now = std::chrono::steady_clock::now();
+            if (const auto until = st.breaker->refused_until(now)) {
+                return park_unattempted(d, false, shed_reason::circuit_open, until_delay(*until, now));
+            }
+            if (stalled(st)) {
+                // Back when its hanging attempts have timed out, at the earliest.
+                const auto delay = std::max(tiers.front(), d->sub().timeout);
+                return park_unattempted(d, false, shed_reason::endpoint_stalled, delay);
+            }
+        }
+        if (st.admission.admit(d, d->order_key())) {
+            st.last_progress_ms.store(now_ms(), std::memory_order_relaxed);
             post_attempt(d);
+        }
+    }
+
+    enum class shed_reason
+    {
+        circuit_open,
+        endpoint_stalled,
+    };
+
+    static std::chrono::milliseconds
+    until_delay(std::chrono::steady_clock::time_point until, std::chrono::steady_clock::time_point now)
+    {
+        return std::max<std::chrono::milliseconds>(
+            std::chrono::ceil<std::chrono::milliseconds>(until - now), std::chrono::milliseconds(1)
+        );
+    }
+
+    // Every slot busy and no attempt finished for a second: the endpoint is hanging (or far too slow).
+    static bool stalled(const subscription_state& st)
+    {
+        constexpr std::int64_t stall_ms = 1000;
+        return st.admission.in_flight() >= st.limit.load(std::memory_order_relaxed) &&
+               now_ms() - st.last_progress_ms.load(std::memory_order_relaxed) >= stall_ms;
+    }
+
+    // Parks a delivery on the retry tier for `delay` without spending an attempt (relay-attempt stays the
+    // attempt to make). `admitted`: it holds a gate slot to release.
+    void
+    park_unattempted(const delivery_ptr& d, bool admitted, shed_reason why, std::chrono::milliseconds delay)
+    {
+        const auto tier = *choose_tier(tiers, delay);
+        auto st = state_of(*d);
+        st.attempts = d->attempt - 1;
+        st.last_error = why == shed_reason::circuit_open ? "circuit_open" : "endpoint_stalled";
+        const auto record = std::make_shared<kafka::record>(make_retry_record(
+            tier_topic(cfg.topics.retry_prefix, tier), payload(*d->rec), st, now_ms() + delay.count()
+        ));
+        produce_reliably(record, [this, d, admitted, why] {
+            retries_count.fetch_add(1, std::memory_order_relaxed);
+            if (m.retried) {
+                m.retried->Increment();
+                (why == shed_reason::circuit_open ? m.shed_circuit_open : m.shed_stalled)->Increment();
+            }
+            finish(d, admitted);
+        });
     }
 
     void post_attempt(const delivery_ptr& d)
@@ -770,6 +923,48 @@ struct worker::impl final : kafka::consumer_handler
     }
 
     void attempt(const delivery_ptr& d)
+    {
+        auto& st = *d->sub_state;
+        const auto now = std::chrono::steady_clock::now();
+        const auto admission = st.breaker->admit(now);
+        if (!admission.allowed && !tiers.empty()) {
+            if (!d->order_key())
+                return park_unattempted(
+                    d, true, shed_reason::circuit_open, until_delay(admission.retry_at, now)
+                );
+            // Key ordering: the key waits in place, without spending an attempt, until a probe may go.
+            return wait_then(d, admission.retry_at, [this](const delivery_ptr& dd) { attempt(dd); });
+        }
+        d->probe = admission.probe;
+        if (const auto rate = d->sub().rate_limit) {
+            std::chrono::steady_clock::time_point slot;
+            {
+                std::lock_guard lock(st.pace_mutex);
+                slot = std::max(now, st.next_slot);
+                st.next_slot = slot + std::chrono::nanoseconds(1'000'000'000 / rate);
+            }
+            if (slot > now)
+                return wait_then(d, slot, [this](const delivery_ptr& dd) { send(dd); });
+        }
+        send(d);
+    }
+
+    // Runs `next(d)` on the delivery's shard at `when` (unless the worker is abandoning deliveries).
+    template <class Next>
+    void wait_then(const delivery_ptr& d, std::chrono::steady_clock::time_point when, Next next)
+    {
+        auto& sh = *shards[d->shard];
+        d->backoff.emplace(sh.ctx);
+        d->backoff->expires_at(when);
+        d->backoff->async_wait([this, d, next](boost::system::error_code ec) {
+            if (ec || abandoned.load())
+                return;
+            d->backoff.reset();
+            next(d);
+        });
+    }
+
+    void send(const delivery_ptr& d)
     {
         const auto& sub = d->sub();
         const auto& rec = *d->rec;
@@ -829,6 +1024,7 @@ struct worker::impl final : kafka::consumer_handler
         if (abandoned.load())
             return;
         const auto c = ec ? classify(ec) : classify(resp.status);
+        note_endpoint_health(d, c.outcome, ec ? 0u : resp.status);
         if (c.outcome == outcome::delivered) {
             delivered_count.fetch_add(1, std::memory_order_relaxed);
             if (m.delivered)
@@ -861,9 +1057,76 @@ struct worker::impl final : kafka::consumer_handler
                 detail + " (" + std::string(c.reason) + ")"
             );
         case outcome::gone:
-            disable(d->sub().id, "the endpoint answered 410 Gone");
+            disable(d->sub_ptr, relay::subscription::disable_reason::gone, "the endpoint answered 410 Gone");
             return dead_letter(d, dlq_reason::gone, detail);
         }
+    }
+
+    // Circuit breaker, throttling and auto-disable bookkeeping after an attempt.
+    void note_endpoint_health(const delivery_ptr& d, outcome o, unsigned status)
+    {
+        auto& st = *d->sub_state;
+        const auto now = now_ms();
+        st.last_progress_ms.store(now, std::memory_order_relaxed);
+        const bool probe = std::exchange(d->probe, false);
+        if (const auto change =
+                st.breaker->record(o != outcome::retryable, probe, std::chrono::steady_clock::now())) {
+            on_circuit_change(d->sub().endpoint.origin(), *change, probe);
+        }
+        if (status && throttles_endpoint(status)) {
+            auto last = st.last_throttle_ms.load(std::memory_order_relaxed);
+            if (now - last >= 1000 && st.last_throttle_ms.compare_exchange_strong(last, now)) {
+                const auto next = std::max<std::size_t>(1, st.limit.load() / 2);
+                st.limit.store(next);
+                st.admission.set_limit(next);
+                if (m.throttled)
+                    m.throttled->Increment();
+                relay::log::info(
+                    "endpoint throttled", {{"subscription", d->sub().id}, {"status", status}, {"limit", next}}
+                );
+            }
+        } else if (o == outcome::delivered) {
+            auto cur = st.limit.load(std::memory_order_relaxed);
+            if (cur < st.configured_limit && st.limit.compare_exchange_strong(cur, cur + 1))
+                st.admission.set_limit(cur + 1);
+        }
+        if (o == outcome::delivered) {
+            if (st.failing_since_ms.load(std::memory_order_relaxed) != 0)
+                st.failing_since_ms.store(0, std::memory_order_relaxed);
+            return;
+        }
+        const auto limit = cfg.delivery.auto_disable_after.count();
+        if (limit <= 0)
+            return;
+        std::int64_t since = 0;
+        if (st.failing_since_ms.compare_exchange_strong(since, now))
+            since = now;
+        if (now - since >= limit) {
+            disable(
+                d->sub_ptr,
+                relay::subscription::disable_reason::failing,
+                "every delivery failed for " + event::format_duration(std::chrono::milliseconds(now - since))
+            );
+        }
+    }
+
+    void on_circuit_change(const std::string& origin, circuit_state to, bool probe)
+    {
+        if (to == circuit_state::open) {
+            relay::log::warn(
+                probe ? "circuit breaker probe failed; still open" : "circuit breaker opened",
+                {{"endpoint", origin}, {"open_for_ms", cfg.delivery.circuit_breaker.open_duration.count()}}
+            );
+        } else {
+            relay::log::info("circuit breaker closed", {{"endpoint", origin}});
+        }
+        if (!m.circuits_open)
+            return;
+        m.circuit_transitions->Add({{"state", std::string(to_string(to))}}).Increment();
+        if (to == circuit_state::closed)
+            m.circuits_open->Decrement();
+        else if (!probe)
+            m.circuits_open->Increment();
     }
 
     void retry_later(const delivery_ptr& d, std::string_view retry_after, const std::string& detail)
@@ -1016,21 +1279,37 @@ struct worker::impl final : kafka::consumer_handler
             asio::post(timer_ctx, [retry, ec] { retry(ec); });
     }
 
-    void disable(const std::string& id, std::string_view why)
+    void
+    disable(const subscription_ptr& sub, relay::subscription::disable_reason reason, const std::string& why)
     {
         {
             std::lock_guard lock(disabled_mutex);
-            if (!disabled.insert(id).second)
-                return;
+            auto [it, fresh] = disabled.try_emplace(sub->id, sub);
+            if (!fresh) {
+                if (it->second == sub || *it->second == *sub)
+                    return;
+                it->second = sub;
+            }
             any_disabled.store(true, std::memory_order_release);
         }
-        relay::log::warn("subscription disabled", {{"subscription", id}, {"reason", why}});
+        const auto reason_text = std::string(relay::subscription::to_string(reason));
+        relay::log::warn(
+            "subscription disabled", {{"subscription", sub->id}, {"reason", reason_text}, {"detail", why}}
+        );
+        if (m.disabled_family)
+            m.disabled_family->Add({{"reason", reason_text}}).Increment();
+        if (opts.on_disable)
+            opts.on_disable(*sub, reason, why);
     }
 
-    void finish(const delivery_ptr& d)
+    // `admitted`: the delivery holds a slot of its subscription's gate (every delivery that reached
+    // attempt()).
+    void finish(const delivery_ptr& d, bool admitted = true)
     {
-        if (auto next = d->sub_state->admission.release(d->order_key()))
-            post_attempt(*next);
+        if (admitted) {
+            if (auto next = d->sub_state->admission.release(d->order_key()))
+                post_attempt(*next);
+        }
         auto rec = std::move(d->rec);
         // Offset first, then the count stop() waits on: a drain that sees zero must find it stored.
         release_record(rec);
@@ -1153,8 +1432,11 @@ struct worker::impl final : kafka::consumer_handler
     std::mutex subs_mutex;
     std::unordered_map<std::string, std::shared_ptr<subscription_state>> sub_states;
 
+    std::mutex breakers_mutex;
+    std::unordered_map<std::string, std::shared_ptr<circuit_breaker>> breakers; // by origin
+
     std::mutex disabled_mutex;
-    std::unordered_set<std::string> disabled;
+    std::unordered_map<std::string, subscription_ptr> disabled; // id -> the version disabled
     std::atomic<bool> any_disabled{false};
 
     std::mutex flow_mutex;

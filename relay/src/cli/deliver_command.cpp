@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 
 #include <exception>
+#include <functional>
 #include <memory>
 
 namespace relay::cli {
@@ -36,7 +37,8 @@ int run_deliver(const std::optional<std::string>& config_file)
             *routes,
             [fatal](boost::system::error_code, std::string_view r) { fatal(r); }
         );
-        delivery::worker w({*cfg, routes, svc.registry(), fatal});
+        disable_persister persist_disable(*cfg, *follower);
+        delivery::worker w({*cfg, routes, svc.registry(), fatal, std::ref(persist_disable)});
         w.start();
         svc.health()->set_ready("worker", true);
         relay::log::info("worker ready", {{"subscriptions", routes->load()->size()}});

@@ -98,6 +98,54 @@ std::unique_ptr<subscription::follower> follow_subscriptions(
     return f;
 }
 
+disable_persister::disable_persister(const config::config& cfg, const subscription::follower& subs)
+    : subs_(subs)
+    , producer_(std::make_unique<kafka::producer>(
+          subscription::make_writer_producer(config::client_properties(cfg, config::client_kind::producer))
+      ))
+    , writer_(std::make_unique<subscription::writer>(*producer_, cfg.topics.subscriptions))
+{}
+
+disable_persister::~disable_persister()
+{
+    flush(std::chrono::seconds(5));
+}
+
+void disable_persister::operator()(
+    const subscription::subscription& sub, subscription::disable_reason reason, const std::string& detail
+)
+{
+    if (subs_.is_static(sub.id)) {
+        relay::log::warn(
+            "static subscription disabled in this worker only; fix its endpoint or remove it from the config",
+            {{"subscription", sub.id}, {"reason", subscription::to_string(reason)}}
+        );
+        return;
+    }
+    const auto stored = subs_.find(sub.id);
+    if (!stored || !stored->enabled || !(*stored == sub))
+        return; // deleted, already disabled, or changed since the worker used it: the newer version decides
+    auto next = *stored;
+    next.enabled = false;
+    next.disabled_reason = reason;
+    next.updated_at =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    writer_->async_put(next, [id = sub.id, detail](boost::system::error_code ec, kafka::delivery_info) {
+        if (ec) {
+            relay::log::error(
+                "could not store a subscription's disable", {{"subscription", id}, {"error", ec.message()}}
+            );
+        } else {
+            relay::log::info("subscription disable stored", {{"subscription", id}, {"detail", detail}});
+        }
+    });
+}
+
+void disable_persister::flush(std::chrono::milliseconds timeout)
+{
+    producer_->flush(timeout);
+}
+
 service::service(const config::config& cfg, std::string name)
     : cfg_(cfg)
     , name_(std::move(name))

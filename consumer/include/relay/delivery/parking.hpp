@@ -24,7 +24,8 @@ namespace relay::delivery {
 namespace header {
 inline constexpr std::string_view subscription_id = "relay-subscription-id"; ///< the subscription
 inline constexpr std::string_view event_id = "relay-event-id"; ///< the event id = webhook-id on every attempt
-/// Retry records: the number of the attempt to make (2 = the first retry). DLQ records: attempts made.
+/// Retry records: the number of the attempt to make (2 = the first retry; 1 = a first attempt that was
+/// parked without being made: circuit open, endpoint stalled, or a DLQ redrive). DLQ records: attempts made.
 inline constexpr std::string_view attempt = "relay-attempt";
 inline constexpr std::string_view not_before = "relay-not-before";       ///< unix ms; retry records only
 inline constexpr std::string_view first_attempt = "relay-first-attempt"; ///< unix ms of attempt 1
@@ -36,6 +37,9 @@ inline constexpr std::string_view origin_offset = "relay-origin-offset";       /
 inline constexpr std::string_view reason = "relay-reason";                     ///< DLQ only: see dlq_reason
 inline constexpr std::string_view error = "relay-error";         ///< DLQ only: the cause, for people
 inline constexpr std::string_view failed_at = "relay-failed-at"; ///< DLQ only: unix ms
+/// Input records only: deliver this record to the subscription with this id alone, whatever its event types
+/// (the API's test event uses it).
+inline constexpr std::string_view target_subscription = "relay-target-subscription";
 /// DLQ only: present (the original size in bytes) when the value was left out because it was larger than
 /// the event size limit; the original stays at its origin coordinates until the input topic's retention.
 inline constexpr std::string_view value_omitted = "relay-value-omitted";

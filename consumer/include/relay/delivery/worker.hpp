@@ -53,6 +53,14 @@ struct worker_options
     std::shared_ptr<prometheus::Registry> registry;
     /// Called once when a Kafka client reports a fatal error: the process should exit (and be restarted).
     std::function<void(std::string_view reason)> on_fatal;
+    /// Called (on an I/O thread, once per subscription version) when the worker disables a subscription: the
+    /// endpoint answered 410 (`gone`) or every delivery failed for delivery.auto_disable_after (`failing`).
+    /// The worker stops delivering to that version at once; this hook persists the change (relay deliver
+    /// writes it to the subscriptions topic) so that every worker and the API see it.
+    std::function<void(
+        const subscription::subscription& sub, subscription::disable_reason reason, const std::string& detail
+    )>
+        on_disable;
 };
 
 /// The delivery worker behind `relay deliver` (design.md sections 4 to 8): consumes the input topics and the

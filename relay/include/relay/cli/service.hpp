@@ -50,6 +50,32 @@ std::unique_ptr<subscription::follower> follow_subscriptions(
     kafka::fatal_handler on_fatal
 );
 
+/// Persists the subscriptions a worker disables (410 Gone, auto-disable) to the subscriptions topic, so every
+/// worker and the API see them: the current stored version with enabled = false, disabled_reason and
+/// updated_at set. Static subscriptions (from the config file) cannot be written: they stay disabled in that
+/// worker's memory until it restarts, and a log line says so. Thread-safety: operator() from any thread.
+class disable_persister
+{
+public:
+    /// Builds its producer from `cfg` (acks=all, idempotent). `subs` must outlive this object.
+    disable_persister(const config::config& cfg, const subscription::follower& subs);
+    ~disable_persister();
+
+    /// Writes the disable of `sub` (the version the worker delivered with) unless the stored subscription is
+    /// already disabled or changed since. Never throws; failures are logged.
+    void operator()(
+        const subscription::subscription& sub, subscription::disable_reason reason, const std::string& detail
+    );
+
+    /// Waits up to `timeout` for writes in progress.
+    void flush(std::chrono::milliseconds timeout);
+
+private:
+    const subscription::follower& subs_;
+    std::unique_ptr<kafka::producer> producer_;
+    std::unique_ptr<subscription::writer> writer_;
+};
+
 /// A process's control loop: the main io_context (admin listener, signals), a Prometheus registry and the
 /// health state. Thread-safety: fail() and the accessors may be called from any thread; the rest from the
 /// main thread.
