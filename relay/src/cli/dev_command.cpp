@@ -1,7 +1,10 @@
+#include "relay/api/ingest.hpp"
+#include "relay/api/subscriptions.hpp"
 #include "relay/cli/commands.hpp"
 #include "relay/cli/service.hpp"
 #include "relay/delivery/worker.hpp"
 #include "relay/dev/demo_receiver.hpp"
+#include "relay/http/server.hpp"
 #include "relay/kafka/mock_cluster.hpp"
 #include "relay/log/log.hpp"
 #include "relay/publish/publish.hpp"
@@ -10,6 +13,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <cstdlib>
 #include <exception>
@@ -36,6 +40,29 @@ std::string demo_subscriptions_json(const dev::demo_receiver& receiver, const we
            sub("demo-flaky", "/status/503", "[\"payment.failed\"]", "") + "]";
 }
 
+constexpr std::string_view dev_token = "dev-token";
+
+// The ready-to-paste commands of the banner: create a subscription to the demo receiver (with the secret it
+// verifies) and publish an event through the API.
+std::string api_banner(
+    const std::string& base,
+    std::string_view token,
+    const dev::demo_receiver& receiver,
+    const webhook::secret& secret
+)
+{
+    const std::string auth = " -H 'Authorization: Bearer " + std::string(token) + "'";
+    return "\n  API:             " + base + " (Authorization: Bearer " + std::string(token) + ")" +
+           "\n\ncreate a subscription:\n  curl -sS -X POST " + base + "/v1/subscriptions" + auth +
+           " -H 'Content-Type: application/json' -d '{\"id\":\"my-hook\",\"url\":\"" +
+           receiver.url("/my-hook") + "\",\"event_types\":[\"order.*\"],\"secret\":\"" + secret.text +
+           "\"}'" + "\nlist, send it a test event, publish an event:\n  curl -sS " + base +
+           "/v1/subscriptions" + auth + "\n  curl -sS -X POST " + base + "/v1/subscriptions/my-hook:test" +
+           auth + "\n  curl -sS -X POST " + base + "/v1/events" + auth +
+           " -H 'Content-Type: application/json' -d "
+           "'{\"type\":\"order.created\",\"data\":{\"order_id\":42}}'";
+}
+
 } // namespace
 
 int run_dev(const dev_args& args)
@@ -52,6 +79,12 @@ int run_dev(const dev_args& args)
         cfg->kafka.replication_factor = 1;
         cfg->delivery.allow_http = true;
         cfg->delivery.allow_loopback = true;
+        if (cfg->api.tokens.empty())
+            cfg->api.tokens = {std::string(dev_token)};
+        if (!args.config_file && !std::getenv("RELAY_API_ADDRESS"))
+            cfg->api.address = "127.0.0.1"; // a well-known token must not be reachable from the network
+        if (args.api_port)
+            cfg->api.port = *args.api_port;
         if (!args.config_file && !std::getenv("RELAY_DELIVERY_RETRY_SCHEDULE"))
             cfg->delivery.retry_schedule = {std::chrono::seconds(2), std::chrono::seconds(4)};
         auto topics = delivery::worker_topics(*cfg);
@@ -86,11 +119,39 @@ int run_dev(const dev_args& args)
         {
             auto routes = std::make_shared<subscription::atomic_routing_table>();
             const auto follower = follow_subscriptions(*cfg, std::move(*statics), *routes, {});
-            delivery::worker w({*cfg, routes, svc.registry(), [&svc](std::string_view reason) {
-                                    svc.fail(std::string(reason));
-                                }});
+            delivery::worker w(
+                {*cfg,
+                 routes,
+                 svc.registry(),
+                 [&svc](std::string_view reason) { svc.fail(std::string(reason)); },
+                 {}}
+            );
             svc.start_admin();
             w.start();
+
+            // The API of `relay serve` (ingest and subscriptions) on its own thread, reading subscriptions
+            // from the worker's follower.
+            kafka::producer api_producer({.config = api::ingest_producer_properties(*cfg)});
+            subscription::writer writer(api_producer, cfg->topics.subscriptions);
+            boost::asio::io_context api_ctx{1};
+            auto api_work = boost::asio::make_work_guard(api_ctx);
+            api::ingest_service ingest(api_ctx.get_executor(), *cfg, api_producer, svc.registry().get());
+            api::subscriptions_service subscriptions(
+                api_ctx.get_executor(), *cfg, writer, *follower, api_producer, svc.registry().get()
+            );
+            http::server api_server(
+                api_ctx.get_executor(),
+                api::make_api_router(ingest, subscriptions),
+                api::api_server_options(*cfg)
+            );
+            api_server.start();
+            std::thread api_thread([&] { api_ctx.run(); });
+            const auto api_host =
+                cfg->api.address == "0.0.0.0" || cfg->api.address == "::" ? std::string("127.0.0.1")
+                : cfg->api.address.find(':') != std::string::npos         ? "[" + cfg->api.address + "]"
+                                                                          : cfg->api.address;
+            const std::string api_base =
+                "http://" + api_host + ":" + std::to_string(api_server.local_endpoint().port());
 
             std::cout
                 << "\nrelay dev: Kafka (librdkafka mock cluster) at " << cfg->kafka.brokers
@@ -98,6 +159,12 @@ int run_dev(const dev_args& args)
                 << "\n  subscriptions:   demo-all (*) -> /webhooks, demo-orders (order.*, key order) -> "
                    "/orders, demo-flaky (payment.failed) -> /status/503 (retries, then the DLQ)"
                 << "\n  metrics:         http://127.0.0.1:" << svc.admin_port() << "/metrics"
+                << api_banner(
+                       api_base,
+                       cfg->api.tokens.front() == dev_token ? dev_token : "<api.tokens>",
+                       receiver,
+                       secret
+                   )
                 << "\n\npublish more events from another terminal:\n  relay publish --brokers "
                 << cfg->kafka.brokers << " --topic " << cfg->topics.events
                 << " --type order.created --key order-42 --data '{\"order_id\":42,\"total\":\"19.99\"}'"
@@ -130,6 +197,11 @@ int run_dev(const dev_args& args)
                 }
             }
             status = svc.wait_for_shutdown();
+            boost::asio::post(api_ctx, [&] {
+                api_server.stop(std::chrono::seconds(2), [&] { api_work.reset(); });
+            });
+            api_thread.join();
+            api_producer.close(std::chrono::seconds(5));
             w.stop();
         }
         receiver.stop(std::chrono::milliseconds(200));

@@ -1,4 +1,5 @@
 #include "relay/api/ingest.hpp"
+#include "relay/api/subscriptions.hpp"
 #include "relay/cli/commands.hpp"
 #include "relay/cli/service.hpp"
 #include "relay/delivery/worker.hpp"
@@ -27,6 +28,9 @@ int run_serve(const std::optional<std::string>& config_file)
                "needs at least one bearer token\n";
         return 2;
     }
+    auto statics = load_static_subscriptions(*cfg);
+    if (!statics)
+        return 2;
     service svc(*cfg, "relay serve");
     try {
         auto topics = delivery::worker_topics(*cfg);
@@ -41,10 +45,27 @@ int run_serve(const std::optional<std::string>& config_file)
             svc.fail("kafka producer: " + std::string(r));
         };
         kafka::producer producer(popts);
+        // The API reads subscriptions from its own follower (loaded before it is ready) and writes them
+        // through the same acks=all, idempotent producer as the events.
+        subscription::atomic_routing_table routes;
+        const auto follower = follow_subscriptions(
+            *cfg,
+            std::move(*statics),
+            routes,
+            [&svc](boost::system::error_code, std::string_view r) {
+                svc.fail("kafka subscriptions follower: " + std::string(r));
+            }
+        );
+        subscription::writer writer(producer, cfg->topics.subscriptions);
         boost::asio::io_context ctx;
         auto work = boost::asio::make_work_guard(ctx);
         api::ingest_service ingest(ctx.get_executor(), *cfg, producer, svc.registry().get());
-        http::server server(ctx.get_executor(), api::make_api_router(ingest), api::api_server_options(*cfg));
+        api::subscriptions_service subscriptions(
+            ctx.get_executor(), *cfg, writer, *follower, producer, svc.registry().get()
+        );
+        http::server server(
+            ctx.get_executor(), api::make_api_router(ingest, subscriptions), api::api_server_options(*cfg)
+        );
         server.start();
         relay::log::info(
             "api listening", {{"address", cfg->api.address}, {"port", server.local_endpoint().port()}}
@@ -61,6 +82,7 @@ int run_serve(const std::optional<std::string>& config_file)
         boost::asio::post(ctx, [&] { server.stop(std::chrono::seconds(5), [&] { work.reset(); }); });
         for (auto& t : threads)
             t.join();
+        follower->stop();
         producer.close(std::chrono::seconds(10));
         return status;
     } catch (const std::exception& e) {
