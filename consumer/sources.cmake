@@ -18,3 +18,9 @@ relay_cc_library(NAME worker
     INCLUDE ${PROJECT_SOURCE_DIR}/consumer/include
     DEPS relay::delivery relay::config relay::kafka relay::http relay::subscription relay::webhook relay::event
         relay::version prometheus-cpp::core)
+
+# relay::dlq: reading the dead-letter topic and redriving it (`relay dlq list|redrive`, the API's DLQ endpoints).
+relay_cc_library(NAME dlq
+    SRCS ${CMAKE_CURRENT_SOURCE_DIR}/src/dlq.cpp
+    INCLUDE ${PROJECT_SOURCE_DIR}/consumer/include
+    DEPS relay::delivery relay::config relay::kafka relay::event relay::log)

@@ -39,6 +39,7 @@ int main(int argc, char** argv)
     dev_cmd->add_option(
         "--receiver-port", dev.receiver_port, "port of the demo receiver (default: a free one)"
     );
+    dev_cmd->add_option("--api-port", dev.api_port, "port of the API (0: a free one; default api.port)");
     dev_cmd->add_flag("!--no-samples", dev.samples, "do not publish sample events at start");
 
     relay::cli::publish_args pub;
@@ -60,10 +61,45 @@ int main(int argc, char** argv)
     );
     publish_cmd->add_option("--file", pub.file, "NDJSON file of complete event values, '-' for stdin");
 
+    relay::cli::dlq_args dlq;
+    auto* dlq_cmd = app.add_subcommand("dlq", "Inspect the dead-letter topic and redrive deliveries from it");
+    dlq_cmd->require_subcommand(1);
+    auto* dlq_list_cmd = dlq_cmd->add_subcommand(
+        "list", "List dead-lettered records (table, or JSON lines with --json); values only with --values"
+    );
+    auto* dlq_redrive_cmd = dlq_cmd->add_subcommand(
+        "redrive", "Send matching dead-lettered deliveries back for a fresh first attempt (same webhook-id)"
+    );
+    // Values stay text: the commands check them and name the flag of every bad one (exit 2).
+    for (auto* c : {dlq_list_cmd, dlq_redrive_cmd}) {
+        c->add_option("-c,--config", dlq.config_file, "YAML or JSON config file (default: $RELAY_CONFIG)");
+        c->add_option("--subscription", dlq.subscription, "only this subscription id");
+        c->add_option(
+            "--reason",
+            dlq.reason,
+            "only this reason: exhausted, permanent_status, permanent_error, gone, "
+            "disabled, invalid_event, invalid_retry_record"
+        );
+        c->add_option("--since", dlq.since, "failed at or after: RFC 3339 time or a duration ago (2h, 1d)");
+        c->add_option("--until", dlq.until, "failed before: RFC 3339 time or a duration ago (2h, 1d)");
+        c->add_option("--limit", dlq.limit, "at most this many matching records");
+        c->add_option("--timeout", dlq.timeout, "bound of Kafka requests and stalls (default 30s)");
+        c->add_flag("--json", dlq.json, "JSON output");
+    }
+    dlq_list_cmd->add_flag("--values", dlq.values, "also print record values (customer data)");
+    dlq_redrive_cmd->add_flag(
+        "--dry-run", dlq.dry_run, "show and count what would be redriven, produce nothing"
+    );
+    dlq_redrive_cmd->add_option(
+        "--rate", dlq.rate, "most records produced per second (default 0 = unlimited)"
+    );
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        const int code = app.exit(e);
+        // `relay dlq` reports every usage error with exit 2, as its own checks do.
+        return code != 0 && dlq_cmd->parsed() ? 2 : code;
     }
     if (config_cmd->parsed())
         return relay::cli::run_config(config_file);
@@ -75,6 +111,10 @@ int main(int argc, char** argv)
         return relay::cli::run_dev(dev);
     if (publish_cmd->parsed())
         return relay::cli::run_publish(pub);
+    if (dlq_list_cmd->parsed())
+        return relay::cli::run_dlq_list(dlq);
+    if (dlq_redrive_cmd->parsed())
+        return relay::cli::run_dlq_redrive(dlq);
     std::cout << app.help();
     return 0;
 }

@@ -160,4 +160,85 @@ parse_retry_record(std::span<const event::record_header> headers)
     return out;
 }
 
+std::optional<dlq_reason> parse_dlq_reason(std::string_view text) noexcept
+{
+    for (const auto r :
+         {dlq_reason::invalid_event,
+          dlq_reason::permanent_status,
+          dlq_reason::permanent_error,
+          dlq_reason::gone,
+          dlq_reason::exhausted,
+          dlq_reason::disabled,
+          dlq_reason::invalid_retry_record}) {
+        if (to_string(r) == text)
+            return r;
+    }
+    return std::nullopt;
+}
+
+boost::system::result<dlq_record, std::string> parse_dlq_record(std::span<const event::record_header> headers)
+{
+    dlq_record out;
+    bool have_reason = false, have_attempt = false, have_failed_at = false;
+    std::string bad;
+    auto check = [&](bool ok, std::string_view name) {
+        if (!ok && bad.empty())
+            bad = "malformed header " + std::string(name);
+    };
+    for (const auto& [name, value] : headers) {
+        if (!name.starts_with(header::prefix))
+            continue;
+        if (name == header::subscription_id) {
+            out.state.subscription_id = value;
+        } else if (name == header::event_id) {
+            out.state.event_id = value;
+        } else if (name == header::attempt) {
+            have_attempt = parse_int(value, out.state.attempts);
+            check(have_attempt, name);
+        } else if (name == header::first_attempt) {
+            check(parse_int(value, out.state.first_attempt_ms), name);
+        } else if (name == header::last_status) {
+            check(parse_int(value, out.state.last_status), name);
+        } else if (name == header::last_error) {
+            out.state.last_error = value;
+        } else if (name == header::origin_topic) {
+            out.state.origin.topic = value;
+        } else if (name == header::origin_partition) {
+            check(parse_int(value, out.state.origin.partition), name);
+        } else if (name == header::origin_offset) {
+            check(parse_int(value, out.state.origin.offset), name);
+        } else if (name == header::reason) {
+            const auto r = parse_dlq_reason(value);
+            have_reason = r.has_value();
+            if (r)
+                out.details.reason = *r;
+            else if (bad.empty())
+                bad =
+                    "unknown " + std::string(header::reason) + " '" + std::string(value.substr(0, 64)) + "'";
+        } else if (name == header::error) {
+            out.details.error = value;
+        } else if (name == header::failed_at) {
+            have_failed_at = parse_int(value, out.details.failed_at_ms);
+            check(have_failed_at, name);
+        } else if (name == header::value_omitted) {
+            std::size_t size = 0;
+            const bool ok = parse_int(value, size);
+            check(ok, name);
+            out.details.omitted_value_size = size;
+        }
+    }
+    if (!bad.empty())
+        return bad;
+    const std::pair<bool, std::string_view> required[] = {
+        {have_reason, header::reason},
+        {have_attempt, header::attempt},
+        {have_failed_at, header::failed_at},
+    };
+    for (const auto& [present, name] : required) {
+        if (!present)
+            return "missing header " + std::string(name);
+    }
+    return out;
+}
+
 } // namespace relay::delivery

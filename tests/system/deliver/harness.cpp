@@ -176,7 +176,8 @@ std::filesystem::path write_worker_config(
     const std::filesystem::path& path,
     const deployment& d,
     const std::vector<subscription_under_test>& subs,
-    const std::string& instance_id
+    const std::string& instance_id,
+    const std::string& extra_delivery
 )
 {
     std::string subs_json = "[";
@@ -202,7 +203,8 @@ std::filesystem::path write_worker_config(
         << quote(d.subscriptions_topic) << R"(, "retry_prefix": )" << quote(d.retry_prefix) << R"(, "dlq": )"
         << quote(d.dlq_topic) << "},\n"
         << R"(  "delivery": {"allow_http": true, "allow_loopback": true, )"
-        << R"("retry_schedule": ["1s", "2s", "4s"]},)"
+        << R"("retry_schedule": ["1s", "2s", "4s"])" << (extra_delivery.empty() ? "" : ", " + extra_delivery)
+        << "},"
         << "\n"
         << R"(  "subscriptions": )" << subs_json << "\n"
         << "}\n";

@@ -80,12 +80,14 @@ struct deployment
 };
 
 /// Writes the worker's config file (JSON, which is YAML) for `d` and `subs`, optionally with a static member
-/// id. Returns its path.
+/// id and more members of the `delivery` object (`extra_delivery`: "" or `"key": value, ...`). The retry
+/// schedule is 1s, 2s, 4s. Returns its path.
 std::filesystem::path write_worker_config(
     const std::filesystem::path& path,
     const deployment& d,
     const std::vector<subscription_under_test>& subs,
-    const std::string& instance_id = {}
+    const std::string& instance_id = {},
+    const std::string& extra_delivery = {}
 );
 
 /// Starts `relay deliver -c <config>` with stdout and stderr appended to `log`.

@@ -125,4 +125,21 @@ struct retry_record
 boost::system::result<retry_record, std::string>
 parse_retry_record(std::span<const event::record_header> headers);
 
+/// The dlq_reason spelled as to_string() spells it; nullopt for any other text.
+std::optional<dlq_reason> parse_dlq_reason(std::string_view text) noexcept;
+
+/// A DLQ record read back: the delivery state (subscription and event ids empty when the record has none, as
+/// for invalid_event) and the details (reason, error, failed-at time, omitted value size).
+struct dlq_record
+{
+    delivery_state state;
+    dlq_details details;
+};
+
+/// Reads Relay's headers of a DLQ record (the last occurrence of a header wins). relay-reason (a known
+/// reason), relay-attempt and relay-failed-at are required; the other headers make_dlq_record() writes are
+/// optional but must be well-formed when present. Errors: a message naming the missing or malformed header.
+boost::system::result<dlq_record, std::string> parse_dlq_record(std::span<const event::record_header> headers
+);
+
 } // namespace relay::delivery
