@@ -886,9 +886,13 @@ ingest_service::ingest_service(
 
 ingest_service::~ingest_service() = default;
 
-void ingest_service::add_routes(http::router& routes)
+void ingest_service::add_routes(http::router& routes, std::vector<route_entry>* registered)
 {
     auto self = impl_;
+    if (registered != nullptr) {
+        registered->push_back({bhttp::verb::post, "/v1/events"});
+        registered->push_back({bhttp::verb::post, "/v1/events:batch"});
+    }
     routes.add(
         bhttp::verb::post,
         "/v1/events",

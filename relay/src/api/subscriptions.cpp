@@ -25,6 +25,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 namespace relay::api {
 
@@ -279,6 +280,14 @@ enum class route
     test,
     unknown_action,
 };
+
+// The `:action` suffixes of POST /v1/subscriptions/{id}:<action>: dispatch and the registered operations.
+constexpr std::array<std::pair<std::string_view, route>, 4> actions{{
+    {"rotate-secret", route::rotate_secret},
+    {"enable", route::enable},
+    {"disable", route::disable},
+    {"test", route::test},
+}};
 
 std::string_view trim(std::string_view s) noexcept
 {
@@ -1086,17 +1095,10 @@ struct subscriptions_service::impl
             return route::unknown_action;
         }
         const auto action = target.substr(colon + 1);
-        if (action == "rotate-secret") {
-            return route::rotate_secret;
-        }
-        if (action == "enable") {
-            return route::enable;
-        }
-        if (action == "disable") {
-            return route::disable;
-        }
-        if (action == "test") {
-            return route::test;
+        for (const auto& [name, r] : actions) {
+            if (action == name) {
+                return r;
+            }
         }
         return route::unknown_action;
     }
@@ -1166,9 +1168,20 @@ const subscriptions_options& subscriptions_service::options() const noexcept
     return impl_->options;
 }
 
-void subscriptions_service::add_routes(http::router& routes)
+void subscriptions_service::add_routes(http::router& routes, std::vector<route_entry>* registered)
 {
     auto self = impl_;
+    if (registered != nullptr) {
+        const std::string item(item_pattern);
+        registered->push_back({bhttp::verb::post, std::string(collection_path)});
+        registered->push_back({bhttp::verb::get, std::string(collection_path)});
+        registered->push_back({bhttp::verb::get, item});
+        registered->push_back({bhttp::verb::patch, item});
+        registered->push_back({bhttp::verb::delete_, item});
+        for (const auto& [name, r] : actions) {
+            registered->push_back({bhttp::verb::post, item + ":" + std::string(name)});
+        }
+    }
     // Wraps a handler with auth and metrics.
     auto guarded = [self](route r, auto&& body) {
         return http::async_handler(
@@ -1235,11 +1248,14 @@ void subscriptions_service::add_routes(http::router& routes)
     );
 }
 
-http::router make_api_router(ingest_service& ingest, subscriptions_service& subscriptions)
+http::router make_api_router(
+    ingest_service& ingest, subscriptions_service& subscriptions, std::vector<route_entry>* registered
+)
 {
     http::router routes;
-    ingest.add_routes(routes);
-    subscriptions.add_routes(routes);
+    ingest.add_routes(routes, registered);
+    subscriptions.add_routes(routes, registered);
+    add_openapi_route(routes, registered);
     return routes;
 }
 

@@ -255,6 +255,45 @@ TEST_F(ingest_test, invalid_batch_names_the_index_and_produces_nothing)
     EXPECT_EQ(record_count(), 0);
 }
 
+// The rest of the bad-input matrix (issue 5) for the ingest routes: hostile nesting inside a batch, unknown
+// members, malformed JSON and a header value with CR/LF get a precise 4xx and produce nothing.
+TEST_F(ingest_test, hostile_batches_and_headers_get_a_precise_4xx_and_produce_nothing)
+{
+    start({}, 1024 * 1024, 1024 * 1024);
+    std::string deep = R"({"events":[{"event":{"type":"a","data":)";
+    deep.append(100000, '[');
+    deep.append(100000, ']');
+    deep += "}}]}";
+    const auto nested = post("/v1/events:batch", deep);
+    expect_problem(nested, 400, "events[0].event is nested deeper than 64");
+    expect_problem(
+        post("/v1/events:batch", std::string(100000, '[') + std::string(100000, ']')),
+        400,
+        "must be a JSON object"
+    );
+    expect_problem(
+        post("/v1/events:batch", R"({"events":[{"event":{"type":"a"},"colour":1}]})"),
+        400,
+        "unknown member \"colour\""
+    );
+    expect_problem(post("/v1/events:batch", R"({"events":[],"extra":1})"), 400, "unknown member \"extra\"");
+    expect_problem(post("/v1/events:batch", R"({"events":[{"event":{"type":"a"}})"), 400, "not valid JSON");
+    expect_problem(post("/v1/events:batch", R"({"events":[{"event":{"data":1}}]})"), 400, "type");
+
+    // A CR inside a header value is refused by the HTTP parser before any handler runs.
+    relay::test::http_connection c(server_->local_endpoint().port());
+    ASSERT_FALSE(c.write_raw(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(token) +
+        "\r\nContent-Type: application/json\r\nRelay-Key: a\rb\r\nContent-Length: 12\r\n\r\n"
+        "{\"type\":\"a\"}"
+    ));
+    const auto res = c.read_response();
+    ASSERT_TRUE(res.has_value());
+    EXPECT_EQ(res->result_int(), 400u);
+    EXPECT_EQ((*res)[bhttp::field::content_type], "application/problem+json");
+    EXPECT_EQ(record_count(), 0);
+}
+
 TEST_F(ingest_test, idempotency_key_replays_the_original_answer_and_produces_once)
 {
     start();

@@ -499,6 +499,83 @@ TEST_F(subscriptions_api, bad_input_gets_an_exact_4xx_and_nothing_is_written)
     EXPECT_EQ(relay::test::ids(worker_view_->snapshot()), snapshot);
 }
 
+// The rest of the bad-input matrix (issue 5): 100,000-deep nesting on every route with a body, bodies over
+// the subscription limit and over the server's limit, a missing required field, and a header value with CR/LF
+// in the HTTP request itself: each a precise 4xx problem+json, nothing written.
+TEST_F(subscriptions_api, hostile_input_matrix_gets_a_precise_4xx_and_nothing_is_written)
+{
+    start();
+    ASSERT_EQ(post("/v1/subscriptions", create_body("keep")).result_int(), 201u);
+    const auto before = high_watermark(subs_topic_, 1);
+    const auto snapshot = relay::test::ids(follower_->snapshot());
+
+    // 100,000 levels (200 KB) exceed the 64 KiB of a subscription before the depth is looked at; 30,000
+    // levels (60 KB) fit and are refused for their depth. Rotation bodies have no size limit of their own.
+    const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+    const auto with_filter = [](std::size_t levels) {
+        return R"({"id":"x","url":"https://h.example.com/","event_types":["*"],"filter":)" +
+               std::string(levels, '{') + std::string(levels, '}') + "}";
+    };
+    expect_problem(post("/v1/subscriptions", deep), 413, "at most 65536 bytes");
+    expect_problem(post("/v1/subscriptions", with_filter(100000)), 413, "at most 65536 bytes");
+    expect_problem(
+        call(bhttp::verb::patch, "/v1/subscriptions/keep", with_filter(100000)), 413, "at most 65536"
+    );
+    expect_problem(post("/v1/subscriptions", with_filter(30000)), 400, "nested deeper than 64");
+    expect_problem(
+        call(bhttp::verb::patch, "/v1/subscriptions/keep", with_filter(30000)), 400, "nested deeper"
+    );
+    expect_problem(post("/v1/subscriptions/keep:rotate-secret", deep), 400, "nested deeper");
+    expect_problem(
+        post("/v1/subscriptions", create_body("x", R"(,"tenant":")" + std::string(70000, 't') + "\"")),
+        413,
+        "at most 65536 bytes"
+    );
+    expect_problem(
+        call(
+            bhttp::verb::patch, "/v1/subscriptions/keep", R"({"tenant":")" + std::string(70000, 't') + "\"}"
+        ),
+        413,
+        "at most 65536 bytes"
+    );
+    expect_problem(
+        post("/v1/subscriptions", R"({"id":"x","url":"https://h.example.com/"})"),
+        422,
+        "/event_types",
+        "/event_types"
+    );
+    expect_problem(post("/v1/subscriptions", " "), 400, "not valid JSON");
+
+    // Over the server's body limit (1 MiB by default): refused from the Content-Length, before any handler.
+    {
+        relay::test::http_connection big(server_->local_endpoint().port());
+        ASSERT_FALSE(big.write_raw(
+            "POST /v1/subscriptions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(token) +
+            "\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n\r\n{"
+        ));
+        const auto res = big.read_response();
+        ASSERT_TRUE(res.has_value());
+        expect_problem(*res, 413, "exceeds the limit of 1048576 bytes");
+    }
+    // A CR/LF inside a request header value: the HTTP parser refuses the request.
+    relay::test::http_connection c(server_->local_endpoint().port());
+    const std::string body = create_body("x");
+    ASSERT_FALSE(c.write_raw(
+        "POST /v1/subscriptions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(token) +
+        "\r\nX-Evil: a\rb\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body
+    ));
+    const auto res = c.read_response();
+    ASSERT_TRUE(res.has_value());
+    EXPECT_EQ(res->result_int(), 400u);
+    EXPECT_EQ((*res)[bhttp::field::content_type], "application/problem+json");
+
+    EXPECT_EQ(high_watermark(subs_topic_, 1), before);
+    EXPECT_EQ(high_watermark(events_topic_, 2), 0);
+    EXPECT_EQ(relay::test::ids(follower_->snapshot()), snapshot);
+    EXPECT_EQ(relay::test::ids(worker_view_->snapshot()), snapshot);
+}
+
 TEST_F(subscriptions_api, static_subscriptions_are_read_only)
 {
     start({relay::test::parse_stored(relay::test::sub_json("from-config"))});
@@ -561,7 +638,10 @@ TEST_F(subscriptions_api, kafka_down_is_503_with_retry_after_and_nothing_changes
     EXPECT_FALSE(res[bhttp::field::retry_after].empty());
     ASSERT_FALSE(cluster_.set_broker_up(1));
     EXPECT_FALSE(follower_->find("sub-down"));
-    EXPECT_EQ(relay::test::ids(worker_view_->snapshot()), std::vector<std::string>{"sub-k"});
+    // The second reader follows on its own schedule (its fetch may have waited for the broker): await it.
+    EXPECT_TRUE(eventually([&] {
+        return relay::test::ids(worker_view_->snapshot()) == std::vector<std::string>{"sub-k"};
+    })) << "the worker view never showed exactly sub-k";
     // Once Kafka is back (the idempotent producer may need a few seconds to recover its producer id), a retry
     // is stored.
     ASSERT_TRUE(eventually(

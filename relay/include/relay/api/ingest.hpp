@@ -2,6 +2,7 @@
 
 #include "relay/api/auth.hpp"
 #include "relay/api/idempotency.hpp"
+#include "relay/api/openapi.hpp"
 #include "relay/config/config.hpp"
 #include "relay/event/envelope.hpp"
 #include "relay/http/router.hpp"
@@ -136,8 +137,9 @@ public:
     ingest_service(const ingest_service&) = delete;
     ingest_service& operator=(const ingest_service&) = delete;
 
-    /// Adds POST /v1/events and POST /v1/events:batch to `routes`.
-    void add_routes(http::router& routes);
+    /// Adds POST /v1/events and POST /v1/events:batch to `routes`, and their operations to `registered` when
+    /// not null.
+    void add_routes(http::router& routes, std::vector<route_entry>* registered = nullptr);
 
     /// Requests currently waiting for Kafka acknowledgements.
     std::size_t pending_requests() const noexcept;
@@ -151,8 +153,7 @@ private:
     std::shared_ptr<impl> impl_;
 };
 
-/// The whole API router as built so far: the ingest routes. (Subscription, DLQ and health routes are added
-/// by their services.)
+/// A router with the ingest routes only (tests; `relay serve` uses the overload in subscriptions.hpp).
 http::router make_api_router(ingest_service& ingest);
 
 } // namespace relay::api

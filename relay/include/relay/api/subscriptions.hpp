@@ -171,8 +171,9 @@ public:
     subscriptions_service& operator=(const subscriptions_service&) = delete;
 
     /// Adds GET/POST /v1/subscriptions and GET/PATCH/DELETE/POST /v1/subscriptions/{id} (POST carries the
-    /// `:action` suffix) to `routes`.
-    void add_routes(http::router& routes);
+    /// `:action` suffix) to `routes`. Appends the operations to `registered` when not null, each action as
+    /// its own path (`/v1/subscriptions/{id}:rotate-secret`, ...), as the OpenAPI document lists them.
+    void add_routes(http::router& routes, std::vector<route_entry>* registered = nullptr);
 
     /// The options in use.
     const subscriptions_options& options() const noexcept;
@@ -183,7 +184,12 @@ private:
     std::shared_ptr<impl> impl_;
 };
 
-/// The API router with the ingest and the subscription routes.
-http::router make_api_router(ingest_service& ingest, subscriptions_service& subscriptions);
+/// The API router: the ingest and subscription routes and GET /openapi.json. Appends every operation to
+/// `registered` when not null.
+http::router make_api_router(
+    ingest_service& ingest,
+    subscriptions_service& subscriptions,
+    std::vector<route_entry>* registered = nullptr
+);
 
 } // namespace relay::api
