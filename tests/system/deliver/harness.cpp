@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -172,12 +173,36 @@ bool produce_workload(
     return true;
 }
 
+deployment make_deployment()
+{
+    deployment d;
+    d.bootstrap = relay::test::real_broker_bootstrap();
+    const auto base = relay::test::unique_topic();
+    d.events_topic = base + ".events";
+    d.subscriptions_topic = base + ".subscriptions";
+    d.retry_prefix = base + ".retry.";
+    d.dlq_topic = base + ".dlq";
+    d.group = relay::test::unique_group();
+    return d;
+}
+
+std::filesystem::path fresh_log_dir()
+{
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    auto dir = std::filesystem::current_path() / "deliver-logs" / info->name();
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::cout << "[ logs     ] " << dir.string() << "\n";
+    return dir;
+}
+
 std::filesystem::path write_worker_config(
     const std::filesystem::path& path,
     const deployment& d,
     const std::vector<subscription_under_test>& subs,
     const std::string& instance_id,
-    const std::string& extra_delivery
+    const std::string& extra_delivery,
+    const std::string& extra_consumer_properties
 )
 {
     std::string subs_json = "[";
@@ -189,6 +214,12 @@ std::filesystem::path write_worker_config(
                      R"(,"secret":)" + quote(s.secret) + s.extra_json + "}";
     }
     subs_json += "]";
+    // The compressed schedule unless the caller brings its own.
+    std::string delivery_members;
+    if (extra_delivery.find("\"retry_schedule\"") == std::string::npos)
+        delivery_members = R"("retry_schedule": ["1s", "2s", "4s"])";
+    if (!extra_delivery.empty())
+        delivery_members += (delivery_members.empty() ? "" : ", ") + extra_delivery;
     std::ofstream out(path, std::ios::trunc);
     out << "{\n"
         << R"(  "log": {"level": "info"},)"
@@ -197,14 +228,13 @@ std::filesystem::path write_worker_config(
         << "\n"
         << R"(  "kafka": {"brokers": )" << quote(d.bootstrap) << R"(, "group_id": )" << quote(d.group)
         << (instance_id.empty() ? "" : R"(, "instance_id": )" + quote(instance_id))
-        << R"(, "partitions": 3, "consumer_properties": {"session.timeout.ms": "6000"}},)"
+        << R"(, "partitions": 3, "consumer_properties": {"session.timeout.ms": "6000")"
+        << (extra_consumer_properties.empty() ? "" : ", " + extra_consumer_properties) << "}},"
         << "\n"
         << R"(  "topics": {"events": )" << quote(d.events_topic) << R"(, "subscriptions": )"
         << quote(d.subscriptions_topic) << R"(, "retry_prefix": )" << quote(d.retry_prefix) << R"(, "dlq": )"
         << quote(d.dlq_topic) << "},\n"
-        << R"(  "delivery": {"allow_http": true, "allow_loopback": true, )"
-        << R"("retry_schedule": ["1s", "2s", "4s"])" << (extra_delivery.empty() ? "" : ", " + extra_delivery)
-        << "},"
+        << R"(  "delivery": {"allow_http": true, "allow_loopback": true, )" << delivery_members << "},"
         << "\n"
         << R"(  "subscriptions": )" << subs_json << "\n"
         << "}\n";

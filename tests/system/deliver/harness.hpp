@@ -79,15 +79,24 @@ struct deployment
     std::string group;
 };
 
+/// Unique topic names (events, subscriptions, retry prefix, DLQ) and group of one test on the real broker
+/// (bootstrap from RELAY_TEST_KAFKA_FILE).
+deployment make_deployment();
+
+/// deliver-logs/<current test name> under the working directory, emptied and created; printed.
+std::filesystem::path fresh_log_dir();
+
 /// Writes the worker's config file (JSON, which is YAML) for `d` and `subs`, optionally with a static member
 /// id and more members of the `delivery` object (`extra_delivery`: "" or `"key": value, ...`). The retry
-/// schedule is 1s, 2s, 4s. Returns its path.
+/// schedule is 1s, 2s, 4s unless `extra_delivery` sets `retry_schedule`; `extra_consumer_properties` ("" or
+/// `"name": "value", ...`) are added to kafka.consumer_properties. Returns its path.
 std::filesystem::path write_worker_config(
     const std::filesystem::path& path,
     const deployment& d,
     const std::vector<subscription_under_test>& subs,
     const std::string& instance_id = {},
-    const std::string& extra_delivery = {}
+    const std::string& extra_delivery = {},
+    const std::string& extra_consumer_properties = {}
 );
 
 /// Starts `relay deliver -c <config>` with stdout and stderr appended to `log`.

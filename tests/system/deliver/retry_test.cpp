@@ -44,19 +44,9 @@ class retry_system : public ::testing::Test
 protected:
     void SetUp() override
     {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::current_path() / "deliver-logs" / info->name();
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-        d_.bootstrap = relay::test::real_broker_bootstrap();
-        const auto base = relay::test::unique_topic();
-        d_.events_topic = base + ".events";
-        d_.subscriptions_topic = base + ".subscriptions";
-        d_.retry_prefix = base + ".retry.";
-        d_.dlq_topic = base + ".dlq";
-        d_.group = relay::test::unique_group();
+        dir_ = relay::test::deliver::fresh_log_dir();
+        d_ = relay::test::deliver::make_deployment();
         tag_ = "r" + std::to_string(::getpid()) + "x" + std::to_string(counter_++);
-        std::cout << "[ logs     ] " << dir_.string() << "\n";
     }
 
     subscription_under_test make_sub(std::string id, std::string extra_json)
