@@ -1,5 +1,6 @@
 #include "relay/delivery/outcome.hpp"
 
+#include "relay/http/client_error.hpp"
 #include "relay/net/address_policy.hpp"
 
 #include <boost/asio/error.hpp>
@@ -8,6 +9,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include <cstring>
+#include <optional>
 
 namespace relay::delivery {
 namespace {
@@ -22,6 +24,38 @@ constexpr classification retry(std::string_view reason) noexcept
 bool is_net_error(const boost::system::error_code& ec, relay::net::errc e) noexcept
 {
     return ec.value() == static_cast<int>(e) && std::strcmp(ec.category().name(), "relay.net") == 0;
+}
+
+// The outbound HTTP client's own codes (relay::http::client_errc), matched by category name so that this pure
+// library does not link the HTTP client.
+std::optional<classification> classify_client_error(const boost::system::error_code& ec) noexcept
+{
+    if (std::strcmp(ec.category().name(), "relay.http.client") != 0)
+        return std::nullopt;
+    using relay::http::client_errc;
+    switch (static_cast<client_errc>(ec.value())) {
+    case client_errc::resolve_failed:
+    case client_errc::resolve_timeout:
+        return retry("dns_error");
+    case client_errc::connect_failed:
+        return retry("connect_failed");
+    case client_errc::connect_timeout:
+        return retry("connect_timeout");
+    case client_errc::tls_error:
+        return retry("tls_error");
+    case client_errc::request_timeout:
+    case client_errc::pool_timeout:
+        return retry("timeout");
+    case client_errc::connection_closed:
+        return retry("connection_closed");
+    case client_errc::protocol_error:
+        return retry("protocol_error");
+    case client_errc::shutting_down:
+        return retry("aborted");
+    case client_errc::invalid_request:
+        return classification{outcome::permanent, "invalid_request"};
+    }
+    return retry("network_error");
 }
 
 } // namespace
@@ -78,6 +112,8 @@ classification classify(const boost::system::error_code& ec) noexcept
         return {outcome::permanent, "address_blocked"};
     if (is_net_error(ec, relay::net::errc::invalid_url))
         return {outcome::permanent, "invalid_url"};
+    if (const auto c = classify_client_error(ec))
+        return *c;
 
     const auto& cat = ec.category();
     if (ec == beast::error::timeout || ec == asio::error::timed_out)

@@ -1,4 +1,5 @@
 #include "relay/delivery/outcome.hpp"
+#include "relay/http/client_error.hpp"
 #include "relay/net/address_policy.hpp"
 
 #include <boost/asio/error.hpp>
@@ -161,6 +162,26 @@ TEST(classify_transport, address_policy_refusal_is_permanent)
         static_cast<int>(relay::net::errc::address_blocked), boost::system::generic_category()
     );
     EXPECT_EQ(of(other).outcome, outcome::retryable);
+}
+
+TEST(classify_transport, the_http_clients_own_codes)
+{
+    using relay::http::client_errc;
+    const std::pair<client_errc, classification> cases[] = {
+        {client_errc::resolve_failed, {outcome::retryable, "dns_error"}},
+        {client_errc::resolve_timeout, {outcome::retryable, "dns_error"}},
+        {client_errc::connect_failed, {outcome::retryable, "connect_failed"}},
+        {client_errc::connect_timeout, {outcome::retryable, "connect_timeout"}},
+        {client_errc::tls_error, {outcome::retryable, "tls_error"}},
+        {client_errc::request_timeout, {outcome::retryable, "timeout"}},
+        {client_errc::pool_timeout, {outcome::retryable, "timeout"}},
+        {client_errc::connection_closed, {outcome::retryable, "connection_closed"}},
+        {client_errc::protocol_error, {outcome::retryable, "protocol_error"}},
+        {client_errc::shutting_down, {outcome::retryable, "aborted"}},
+        {client_errc::invalid_request, {outcome::permanent, "invalid_request"}},
+    };
+    for (const auto& [code, expected] : cases)
+        EXPECT_EQ(classify(make_error_code(code)), expected) << static_cast<int>(code);
 }
 
 TEST(outcome, names)
