@@ -66,6 +66,13 @@ kafka::properties ingest_producer_properties(const config::config& cfg)
             it->second = std::to_string(budget.count());
         }
     }
+    // librdkafka times out queued messages from the broker thread, which sleeps up to
+    // reconnect.backoff.max.ms (default 10 s) while the broker is down: a verdict within the budget needs
+    // a shorter backoff (unless configured).
+    if (!props.contains("reconnect.backoff.ms") && !props.contains("reconnect.backoff.max.ms")) {
+        props["reconnect.backoff.max.ms"] =
+            std::to_string(std::min<std::chrono::milliseconds::rep>(budget.count(), 1000));
+    }
     return publish::producer_properties(std::move(props), budget);
 }
 

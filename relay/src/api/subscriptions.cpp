@@ -1249,12 +1249,16 @@ void subscriptions_service::add_routes(http::router& routes, std::vector<route_e
 }
 
 http::router make_api_router(
-    ingest_service& ingest, subscriptions_service& subscriptions, std::vector<route_entry>* registered
+    ingest_service& ingest,
+    subscriptions_service& subscriptions,
+    dlq_service& dlq,
+    std::vector<route_entry>* registered
 )
 {
     http::router routes;
     ingest.add_routes(routes, registered);
     subscriptions.add_routes(routes, registered);
+    dlq.add_routes(routes, registered);
     add_openapi_route(routes, registered);
     return routes;
 }

@@ -139,9 +139,10 @@ int run_dev(const dev_args& args)
             api::subscriptions_service subscriptions(
                 api_ctx.get_executor(), *cfg, writer, *follower, api_producer, svc.registry().get()
             );
+            api::dlq_service dlq(api_ctx.get_executor(), *cfg, svc.registry().get());
             http::server api_server(
                 api_ctx.get_executor(),
-                api::make_api_router(ingest, subscriptions),
+                api::make_api_router(ingest, subscriptions, dlq),
                 api::api_server_options(*cfg)
             );
             api_server.start();

@@ -63,8 +63,11 @@ int run_serve(const std::optional<std::string>& config_file)
         api::subscriptions_service subscriptions(
             ctx.get_executor(), *cfg, writer, *follower, producer, svc.registry().get()
         );
+        api::dlq_service dlq(ctx.get_executor(), *cfg, svc.registry().get());
         http::server server(
-            ctx.get_executor(), api::make_api_router(ingest, subscriptions), api::api_server_options(*cfg)
+            ctx.get_executor(),
+            api::make_api_router(ingest, subscriptions, dlq),
+            api::api_server_options(*cfg)
         );
         server.start();
         relay::log::info(

@@ -2,7 +2,7 @@
 // against the real broker, a loopback receiver in this process. A subscription created over HTTP (secret
 // generated) gets 5,000 events published through the API in batches, all delivered and signed with the secret
 // the API returned; a rotation shows both signatures during the overlap; a delete stops deliveries within
-// seconds. (Publishing while the broker is stopped is not tested here: the broker fixture is shared.)
+// seconds. (Publishing while the broker is stopped: broker_down_test.cpp, with a broker of its own.)
 #include "relay/webhook/secret.hpp"
 #include "relay/webhook/signing.hpp"
 

@@ -47,6 +47,22 @@ TEST(ingest_producer_properties, are_idempotent_acks_all_and_bounded_by_the_requ
     EXPECT_EQ(relay::api::ingest_producer_properties(cfg)["message.timeout.ms"], "3000");
 }
 
+// librdkafka expires queued messages from the broker thread, which sleeps through the reconnect backoff
+// (10 s by default) while the broker is down: the ingest producer caps it so a 503 comes within the budget.
+TEST(ingest_producer_properties, cap_the_reconnect_backoff_unless_configured)
+{
+    relay::config::config cfg;
+    cfg.api.request_timeout = 10s;
+    EXPECT_EQ(relay::api::ingest_producer_properties(cfg)["reconnect.backoff.max.ms"], "1000");
+    cfg.api.request_timeout = 1500ms;
+    EXPECT_EQ(relay::api::ingest_producer_properties(cfg)["reconnect.backoff.max.ms"], "1000");
+    cfg.kafka.producer_properties["reconnect.backoff.max.ms"] = "5000";
+    EXPECT_EQ(relay::api::ingest_producer_properties(cfg)["reconnect.backoff.max.ms"], "5000");
+    cfg.kafka.producer_properties.erase("reconnect.backoff.max.ms");
+    cfg.kafka.properties["reconnect.backoff.ms"] = "2000";
+    EXPECT_FALSE(relay::api::ingest_producer_properties(cfg).contains("reconnect.backoff.max.ms"));
+}
+
 TEST(api_server_options, come_from_the_api_section)
 {
     relay::config::config cfg;

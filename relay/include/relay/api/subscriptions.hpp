@@ -1,5 +1,6 @@
 #pragma once
 
+#include "relay/api/dlq.hpp"
 #include "relay/api/ingest.hpp"
 #include "relay/config/config.hpp"
 #include "relay/http/router.hpp"
@@ -184,11 +185,12 @@ private:
     std::shared_ptr<impl> impl_;
 };
 
-/// The API router: the ingest and subscription routes and GET /openapi.json. Appends every operation to
-/// `registered` when not null.
+/// The API router: the ingest, subscription and DLQ routes and GET /openapi.json. Appends every operation
+/// to `registered` when not null.
 http::router make_api_router(
     ingest_service& ingest,
     subscriptions_service& subscriptions,
+    dlq_service& dlq,
     std::vector<route_entry>* registered = nullptr
 );
 
