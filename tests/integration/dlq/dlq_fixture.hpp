@@ -69,8 +69,9 @@ protected:
         const auto all = seeds();
         for (std::size_t i = 0; i < all.size(); ++i) {
             const auto& s = all[i];
-            const std::vector<event::record_header> original = {
-                {"traceparent", "00-trace-" + std::to_string(i)}};
+            // record_header holds views: the value must outlive `original`.
+            const std::string traceparent = "00-trace-" + std::to_string(i);
+            const std::vector<event::record_header> original = {{"traceparent", traceparent}};
             delivery::delivery_state st;
             st.subscription_id = s.subscription;
             st.event_id = s.event;
