@@ -15,6 +15,7 @@
 #include "relay/kafka/consumer.hpp"
 #include "relay/kafka/error.hpp"
 #include "relay/kafka/producer.hpp"
+#include "relay/kafka/statistics.hpp"
 #include "relay/log/log.hpp"
 #include "relay/net/address_policy.hpp"
 #include "relay/version.hpp"
@@ -66,6 +67,57 @@ const std::string& user_agent()
     return ua;
 }
 
+// Status classes of deliveries and attempts: "none" (no attempt was made: shed, invalid event, disabled
+// subscription), the HTTP classes, and "error" (no HTTP status: connection, TLS, timeout).
+constexpr std::size_t status_classes = 7;
+constexpr std::size_t class_none = 0;
+constexpr std::size_t class_error = 6;
+constexpr std::array<const char*, status_classes> status_class_names{
+    "none", "1xx", "2xx", "3xx", "4xx", "5xx", "error"};
+
+std::size_t status_class_of(bool error, unsigned status)
+{
+    if (error)
+        return class_error;
+    if (status < 100)
+        return class_none;
+    return std::min<std::size_t>(status / 100, 5);
+}
+
+enum delivery_outcome : std::size_t
+{
+    outcome_delivered,
+    outcome_retried,
+    outcome_dead_lettered,
+    outcome_count,
+};
+
+constexpr std::array<const char*, outcome_count> outcome_names{"delivered", "retried", "dead_lettered"};
+
+// Webhook latencies span milliseconds (a fast receiver) to hours (an event delivered after retries).
+const prometheus::Histogram::BucketBoundaries& latency_buckets()
+{
+    static const prometheus::Histogram::BucketBoundaries b{
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600};
+    return b;
+}
+
+/// The delivery metrics of one `subscription` label value (a labelled subscription, or `other`), built once.
+struct labelled_metrics
+{
+    std::array<std::array<prometheus::Counter*, status_classes>, outcome_count>
+        deliveries{};                                            // null: impossible
+    std::array<prometheus::Counter*, status_classes> attempts{}; // null for none
+    prometheus::Histogram* attempt_seconds = nullptr;
+    prometheus::Histogram* end_to_end_seconds = nullptr;
+
+    void count(delivery_outcome o, std::size_t cls) const
+    {
+        if (auto* c = deliveries[o][cls])
+            c->Increment();
+    }
+};
+
 struct record_ctx;
 
 /// An assigned partition: its offset tracker and, for retry tiers, the records held until due.
@@ -91,6 +143,14 @@ struct partition_state
     const std::string topic;
     const std::int32_t partition;
     const bool retry;
+    std::size_t tier = 0; // index of the retry tier, when `retry`
+
+    // Lag metrics; created on assignment and removed on revoke, both on the consumer's poll thread, where
+    // the statistics callback sets them too.
+    prometheus::Gauge* lag_records = nullptr;
+    prometheus::Gauge* lag_seconds = nullptr;
+    const std::int64_t assigned_ms = now_ms();
+    std::atomic<std::int64_t> last_record_ms{-1}; // Kafka timestamp of the last record consumed
 
     std::mutex mutex;
     std::condition_variable idle; // notified when tracker.idle() while revoke_waiting
@@ -119,6 +179,7 @@ struct record_ctx
     std::vector<event::record_header> headers; // the record's headers, views into msg
     delivery::origin origin;
     std::int64_t first_attempt_ms = 0;
+    std::int64_t origin_ms = -1; // start of the end-to-end latency (event timestamp), -1 unknown
 };
 
 /// A subscription's concurrency cap: its own max_in_flight, else the configured default.
@@ -155,7 +216,8 @@ struct subscription_state
     gate<std::shared_ptr<delivery_ctx>> admission;
     retry_schedule schedule;
     std::optional<webhook::signing_key> signing_key;
-    std::shared_ptr<circuit_breaker> breaker; // shared by every subscription of the same origin
+    std::shared_ptr<circuit_breaker> breaker;              // shared by every subscription of the same origin
+    std::atomic<const labelled_metrics*> metrics{nullptr}; // owned by the worker; null without a registry
 
     // Throttling (429/502/503/504): the admission limit halves, at most once a second, and grows back by one
     // per 2xx (AIMD).
@@ -187,6 +249,7 @@ struct subscription_state::delivery_ctx
     std::int64_t first_attempt_ms = 0;
     unsigned last_status = 0;
     std::string last_error;
+    std::size_t status_class = class_none; // of the last attempt made by this worker
     std::size_t shard = 0;
     bool probe = false; // this attempt is its endpoint's half-open circuit probe
 
@@ -217,21 +280,26 @@ struct worker::impl final : kafka::consumer_handler
 
     struct metrics
     {
-        prometheus::Counter* delivered = nullptr;
-        prometheus::Counter* retried = nullptr;
-        prometheus::Counter* dead_lettered = nullptr;
+        prometheus::Family<prometheus::Counter>* deliveries = nullptr;
+        prometheus::Family<prometheus::Counter>* attempts = nullptr;
+        prometheus::Family<prometheus::Histogram>* attempt_seconds = nullptr;
+        prometheus::Family<prometheus::Histogram>* end_to_end_seconds = nullptr;
         prometheus::Family<prometheus::Counter>* dlq_family = nullptr;
-        prometheus::Family<prometheus::Counter>* attempts_family = nullptr;
-        std::array<prometheus::Counter*, 6> attempts_by_class{}; // error, 1xx..5xx
+        std::map<dlq_reason, prometheus::Counter*> dlq_by_reason;
+        std::vector<prometheus::Counter*> retries_produced; // by tier index
+        std::vector<prometheus::Counter*> retries_consumed; // by tier index
         prometheus::Gauge* in_flight = nullptr;
-        prometheus::Histogram* attempt_seconds = nullptr;
         prometheus::Counter* records = nullptr;
         prometheus::Counter* shed_circuit_open = nullptr;
         prometheus::Counter* shed_stalled = nullptr;
         prometheus::Gauge* circuits_open = nullptr;
         prometheus::Family<prometheus::Counter>* circuit_transitions = nullptr;
         prometheus::Family<prometheus::Counter>* disabled_family = nullptr;
+        prometheus::Gauge* disabled_now = nullptr;
         prometheus::Counter* throttled = nullptr;
+        prometheus::Family<prometheus::Gauge>* lag_records = nullptr;
+        prometheus::Family<prometheus::Gauge>* lag_seconds = nullptr;
+        std::unique_ptr<kafka::statistics_metrics> kafka_stats;
     };
 
     explicit impl(worker_options o)
@@ -275,6 +343,10 @@ struct worker::impl final : kafka::consumer_handler
         prod.config.try_emplace("linger.ms", "5");
         prod.config.try_emplace("message.max.bytes", max_record);
         prod.on_fatal = fatal;
+        if (m.kafka_stats) {
+            prod.config = kafka::with_statistics_interval(std::move(prod.config));
+            prod.on_statistics = m.kafka_stats->handler("worker_producer");
+        }
         producer = std::make_unique<kafka::producer>(prod);
 
         kafka::consumer_options cons;
@@ -284,6 +356,13 @@ struct worker::impl final : kafka::consumer_handler
             cons.client.config["group.instance.id"] = cfg.kafka.instance_id;
         cons.client.config.try_emplace("auto.offset.reset", "earliest");
         cons.client.on_fatal = fatal;
+        if (m.kafka_stats) {
+            cons.client.config = kafka::with_statistics_interval(std::move(cons.client.config));
+            cons.client.on_statistics =
+                m.kafka_stats->handler("worker_consumer", [this](const kafka::client_statistics& s) {
+                    on_consumer_statistics(s);
+                });
+        }
         consumer = std::make_unique<kafka::consumer>(cons, *this);
 
         http::client_params params;
@@ -315,41 +394,61 @@ struct worker::impl final : kafka::consumer_handler
         if (!opts.registry)
             return;
         auto& reg = *opts.registry;
-        auto& outcomes =
-            prometheus::BuildCounter()
-                .Name("relay_deliveries_total")
-                .Help("Deliveries finished, by outcome: delivered (2xx), retried (parked on a retry "
-                      "topic), dead_lettered (written to the DLQ)")
-                .Register(reg);
-        m.delivered = &outcomes.Add({{"outcome", "delivered"}});
-        m.retried = &outcomes.Add({{"outcome", "retried"}});
-        m.dead_lettered = &outcomes.Add({{"outcome", "dead_lettered"}});
+        m.deliveries =
+            &prometheus::BuildCounter()
+                 .Name("relay_deliveries_total")
+                 .Help("Deliveries finished, by subscription, outcome (delivered: 2xx; retried: parked on a "
+                       "retry topic; dead_lettered: written to the DLQ) and status class of the last attempt "
+                       "(none: no attempt made; error: no HTTP status)")
+                 .Register(reg);
+        m.attempts = &prometheus::BuildCounter()
+                          .Name("relay_delivery_attempts_total")
+                          .Help("HTTP delivery attempts, by subscription and status class (error = no HTTP "
+                                "status: connection, TLS or timeout)")
+                          .Register(reg);
+        m.attempt_seconds = &prometheus::BuildHistogram()
+                                 .Name("relay_delivery_attempt_duration_seconds")
+                                 .Help("Duration of one HTTP delivery attempt, connection included, by "
+                                       "subscription")
+                                 .Register(reg);
+        m.end_to_end_seconds =
+            &prometheus::BuildHistogram()
+                 .Name("relay_delivery_end_to_end_seconds")
+                 .Help("From the event's timestamp (the envelope's, else the Kafka record's) to its 2xx "
+                       "answer, retries included, by subscription")
+                 .Register(reg);
+        other_metrics = make_labelled("other");
         m.dlq_family = &prometheus::BuildCounter()
                             .Name("relay_dlq_records_total")
                             .Help("Records written to the dead-letter topic, by reason")
                             .Register(reg);
-        m.attempts_family = &prometheus::BuildCounter()
-                                 .Name("relay_delivery_attempts_total")
-                                 .Help("HTTP delivery attempts, by status class (error = no HTTP status)")
-                                 .Register(reg);
-        const char* classes[] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
-        for (std::size_t i = 0; i < 6; ++i)
-            m.attempts_by_class[i] = &m.attempts_family->Add({{"status_class", classes[i]}});
+        for (const auto r :
+             {dlq_reason::exhausted,
+              dlq_reason::permanent_status,
+              dlq_reason::permanent_error,
+              dlq_reason::gone,
+              dlq_reason::disabled,
+              dlq_reason::invalid_event,
+              dlq_reason::invalid_retry_record})
+            m.dlq_by_reason[r] = &m.dlq_family->Add({{"reason", std::string(to_string(r))}});
+        auto& produced = prometheus::BuildCounter()
+                             .Name("relay_retries_produced_total")
+                             .Help("Deliveries parked on a retry topic (acknowledged), by tier")
+                             .Register(reg);
+        auto& consumed = prometheus::BuildCounter()
+                             .Name("relay_retries_consumed_total")
+                             .Help("Records consumed from a retry topic, by tier")
+                             .Register(reg);
+        for (const auto tier : tiers) {
+            const auto name = tier_topic_suffix(tier);
+            m.retries_produced.push_back(&produced.Add({{"tier", name}}));
+            m.retries_consumed.push_back(&consumed.Add({{"tier", name}}));
+        }
         m.in_flight = &prometheus::BuildGauge()
                            .Name("relay_deliveries_in_flight")
                            .Help("Deliveries started and not finished (attempting, waiting or parking)")
                            .Register(reg)
                            .Add({});
-        m.attempt_seconds =
-            &prometheus::BuildHistogram()
-                 .Name("relay_delivery_attempt_duration_seconds")
-                 .Help("Duration of one HTTP delivery attempt, connection included")
-                 .Register(reg)
-                 .Add(
-                     {},
-                     prometheus::Histogram::BucketBoundaries{
-                         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
-                 );
         m.records = &prometheus::BuildCounter()
                          .Name("relay_records_consumed_total")
                          .Help("Input and retry records consumed")
@@ -373,16 +472,108 @@ struct worker::impl final : kafka::consumer_handler
                                      .Name("relay_circuit_breaker_transitions_total")
                                      .Help("Circuit breaker state changes, by the state entered")
                                      .Register(reg);
+        for (const auto st : {circuit_state::closed, circuit_state::open, circuit_state::half_open})
+            m.circuit_transitions->Add({{"state", std::string(to_string(st))}});
         m.disabled_family = &prometheus::BuildCounter()
                                  .Name("relay_subscriptions_disabled_total")
                                  .Help("Subscriptions disabled by this worker, by reason: gone (410), "
                                        "failing (auto-disabled after delivery.auto_disable_after)")
                                  .Register(reg);
+        for (const auto r :
+             {relay::subscription::disable_reason::gone, relay::subscription::disable_reason::failing})
+            m.disabled_family->Add({{"reason", std::string(relay::subscription::to_string(r))}});
         m.throttled = &prometheus::BuildCounter()
                            .Name("relay_endpoint_throttles_total")
                            .Help("Times a subscription's concurrency was halved after 429/502/503/504")
                            .Register(reg)
                            .Add({});
+        m.lag_records = &prometheus::BuildGauge()
+                             .Name("relay_consumer_lag_records")
+                             .Help("Records of an assigned partition not yet done (behind the stored "
+                                   "offset), by topic, partition and role (input or retry)")
+                             .Register(reg);
+        m.lag_seconds = &prometheus::BuildGauge()
+                             .Name("relay_consumer_lag_seconds")
+                             .Help("Age of the partition's lag: now minus the timestamp of the last record "
+                                   "consumed (or the assignment time), 0 when the lag is 0")
+                             .Register(reg);
+        m.kafka_stats = std::make_unique<kafka::statistics_metrics>(reg);
+    }
+
+    // The metrics of one `subscription` label value.
+    const labelled_metrics* make_labelled(const std::string& label)
+    {
+        auto lm = std::make_unique<labelled_metrics>();
+        for (std::size_t o = 0; o < outcome_count; ++o) {
+            for (std::size_t c = 0; c < status_classes; ++c) {
+                // Delivered means 2xx; retried and dead-lettered deliveries never end with a 2xx.
+                if ((o == outcome_delivered) != (c == 2))
+                    continue;
+                lm->deliveries[o][c] = &m.deliveries->Add(
+                    {{"subscription", label},
+                     {"outcome", outcome_names[o]},
+                     {"status_class", status_class_names[c]}}
+                );
+            }
+        }
+        for (std::size_t c = 1; c < status_classes; ++c)
+            lm->attempts[c] =
+                &m.attempts->Add({{"subscription", label}, {"status_class", status_class_names[c]}});
+        lm->attempt_seconds = &m.attempt_seconds->Add({{"subscription", label}}, latency_buckets());
+        lm->end_to_end_seconds = &m.end_to_end_seconds->Add({{"subscription", label}}, latency_buckets());
+        std::lock_guard lock(labels_mutex);
+        return labelled.emplace_back(std::move(lm)).get();
+    }
+
+    // The label of `sub`: its id when labelled (metrics_label, or delivery.metrics_subscription_labels) and
+    // fewer than delivery.metrics_max_subscription_labels ids have one yet, else `other`.
+    const labelled_metrics* metrics_for(const subscription_t& sub)
+    {
+        if (!m.deliveries)
+            return nullptr;
+        if (!(cfg.delivery.metrics_subscription_labels || sub.metrics_label))
+            return other_metrics;
+        {
+            std::lock_guard lock(labels_mutex);
+            if (const auto it = label_of.find(sub.id); it != label_of.end())
+                return it->second;
+            if (label_of.size() >= cfg.delivery.metrics_max_subscription_labels)
+                return other_metrics;
+        }
+        const auto* lm = make_labelled(sub.id);
+        std::lock_guard lock(labels_mutex);
+        return label_of.try_emplace(sub.id, lm).first->second;
+    }
+
+    // The metrics of a subscription known by id only (a deleted one): its label if it had one, else other.
+    const labelled_metrics* metrics_for_id(const std::string& id)
+    {
+        std::lock_guard lock(labels_mutex);
+        const auto it = label_of.find(id);
+        return it != label_of.end() ? it->second : other_metrics;
+    }
+
+    // Lag per assigned partition from the consumer's statistics (consumer poll thread).
+    void on_consumer_statistics(const kafka::client_statistics& s)
+    {
+        const auto now = now_ms();
+        std::lock_guard lock(parts_mutex);
+        for (const auto& ps : s.partitions) {
+            const auto it = parts.find(part_key(ps.topic, ps.partition));
+            if (it == parts.end() || ps.consumer_lag < 0 || !it->second->lag_records)
+                continue;
+            auto& part = *it->second;
+            part.lag_records->Set(static_cast<double>(ps.consumer_lag));
+            double age = 0;
+            if (ps.consumer_lag > 0) {
+                const auto last = part.last_record_ms.load(std::memory_order_relaxed);
+                age =
+                    static_cast<double>(std::max<std::int64_t>(0, now - (last >= 0 ? last : part.assigned_ms))
+                    ) /
+                    1000.0;
+            }
+            part.lag_seconds->Set(age);
+        }
     }
 
     // ---- lifecycle ----
@@ -482,9 +673,23 @@ struct worker::impl final : kafka::consumer_handler
         {
             std::lock_guard lock(parts_mutex);
             for (const auto& tp : list) {
-                parts[part_key(tp.topic, tp.partition)] = std::make_shared<partition_state>(
+                auto part = std::make_shared<partition_state>(
                     tp.topic, tp.partition, is_retry_topic(tp.topic), timer_ctx
                 );
+                if (part->retry) {
+                    part->tier = static_cast<std::size_t>(
+                        std::find(tier_topics.begin(), tier_topics.end(), tp.topic) - tier_topics.begin()
+                    );
+                }
+                if (m.lag_records) {
+                    const std::map<std::string, std::string> labels{
+                        {"topic", tp.topic},
+                        {"partition", std::to_string(tp.partition)},
+                        {"role", part->retry ? "retry" : "input"}};
+                    part->lag_records = &m.lag_records->Add(labels);
+                    part->lag_seconds = &m.lag_seconds->Add(labels);
+                }
+                parts[part_key(tp.topic, tp.partition)] = std::move(part);
                 to_pause.push_back({tp.topic, tp.partition});
             }
         }
@@ -503,6 +708,11 @@ struct worker::impl final : kafka::consumer_handler
                 if (it == parts.end())
                     continue;
                 revoked.push_back(it->second);
+                if (it->second->lag_records) {
+                    // Another member owns the partition now: its series must not linger here.
+                    m.lag_records->Remove(it->second->lag_records);
+                    m.lag_seconds->Remove(it->second->lag_seconds);
+                }
                 parts.erase(it);
             }
         }
@@ -550,6 +760,9 @@ struct worker::impl final : kafka::consumer_handler
             }
             if (!part)
                 continue;
+            part->last_record_ms.store(kafka::timestamp_ms(*msg), std::memory_order_relaxed);
+            if (part->retry && part->tier < m.retries_consumed.size())
+                m.retries_consumed[part->tier]->Increment();
             {
                 std::lock_guard plock(part->mutex);
                 if (part->revoked || !part->tracker.track(msg->offset))
@@ -637,6 +850,9 @@ struct worker::impl final : kafka::consumer_handler
         }
         const auto& ev = *parsed;
         rec->event_id = ev.id();
+        if (const auto t = ev.origin_time())
+            rec->origin_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
         if (const auto target = target_of(rec->headers)) {
             // A targeted record (the API's test event): only that subscription, whatever its event types.
             if (const auto* s = table.find(*target); s && !is_disabled(*s))
@@ -691,6 +907,7 @@ struct worker::impl final : kafka::consumer_handler
         rec->origin = retry.state.origin;
         rec->event_id = retry.state.event_id;
         rec->first_attempt_ms = retry.state.first_attempt_ms;
+        rec->origin_ms = origin_of_retry(*rec, retry.state.first_attempt_ms);
         const auto* sub = table.find(retry.state.subscription_id);
         if (!sub || is_disabled(*sub)) {
             dead_letter_record(
@@ -712,6 +929,22 @@ struct worker::impl final : kafka::consumer_handler
             );
         }
         release_record(rec);
+    }
+
+    // The event timestamp of a parked record: its envelope's, else (the original Kafka timestamp is not
+    // carried over) the first attempt's time.
+    std::int64_t origin_of_retry(const record_ctx& rec, std::int64_t first_attempt_ms) const
+    {
+        if (!m.deliveries || !rec.value)
+            return first_attempt_ms;
+        const event::record_view view{
+            rec.origin.topic, rec.origin.partition, rec.origin.offset, rec.key, *rec.value, rec.headers, -1};
+        const event::envelope_options eopts{
+            cfg.delivery.max_event_bytes, static_cast<unsigned>(cfg.delivery.max_json_depth)};
+        if (const auto ev = event::parse_event(view, eopts); ev && ev->time())
+            return std::chrono::duration_cast<std::chrono::milliseconds>(ev->time()->time_since_epoch())
+                .count();
+        return first_attempt_ms;
     }
 
     // Retry records not due yet wait in memory in offset order, with their partition paused; the timer
@@ -815,12 +1048,14 @@ struct worker::impl final : kafka::consumer_handler
             } else {
                 slot->sub = sub;
                 slot->admission.set_limit(limit_of(*sub, cfg.delivery.default_max_in_flight));
+                slot->metrics.store(metrics_for(*sub), std::memory_order_release);
             }
         }
         if (!slot) {
             slot = std::make_shared<subscription_state>(
                 sub, schedule, cfg.delivery.default_max_in_flight, breaker_for(sub->endpoint.origin())
             );
+            slot->metrics.store(metrics_for(*sub), std::memory_order_release);
         }
         return slot;
     }
@@ -907,12 +1142,10 @@ struct worker::impl final : kafka::consumer_handler
         const auto record = std::make_shared<kafka::record>(make_retry_record(
             tier_topic(cfg.topics.retry_prefix, tier), payload(*d->rec), st, now_ms() + delay.count()
         ));
-        produce_reliably(record, [this, d, admitted, why] {
-            retries_count.fetch_add(1, std::memory_order_relaxed);
-            if (m.retried) {
-                m.retried->Increment();
+        produce_reliably(record, [this, d, admitted, why, tier] {
+            count_retry(*d, tier, class_none);
+            if (m.shed_circuit_open)
                 (why == shed_reason::circuit_open ? m.shed_circuit_open : m.shed_stalled)->Increment();
-            }
             finish(d, admitted);
         });
     }
@@ -1016,10 +1249,12 @@ struct worker::impl final : kafka::consumer_handler
     void on_attempt_done(const delivery_ptr& d, boost::system::error_code ec, http::client_response resp)
     {
         attempts_count.fetch_add(1, std::memory_order_relaxed);
-        if (m.attempt_seconds) {
-            m.attempt_seconds->Observe(std::chrono::duration<double>(resp.elapsed).count());
-            const auto cls = ec ? 0u : std::min(resp.status / 100u, 5u);
-            m.attempts_by_class[cls]->Increment();
+        d->status_class = status_class_of(bool(ec), resp.status);
+        const auto* lm = d->sub_state->metrics.load(std::memory_order_acquire);
+        if (lm) {
+            lm->attempt_seconds->Observe(std::chrono::duration<double>(resp.elapsed).count());
+            if (auto* c = lm->attempts[d->status_class])
+                c->Increment();
         }
         if (abandoned.load())
             return;
@@ -1027,8 +1262,13 @@ struct worker::impl final : kafka::consumer_handler
         note_endpoint_health(d, c.outcome, ec ? 0u : resp.status);
         if (c.outcome == outcome::delivered) {
             delivered_count.fetch_add(1, std::memory_order_relaxed);
-            if (m.delivered)
-                m.delivered->Increment();
+            if (lm) {
+                lm->count(outcome_delivered, d->status_class);
+                if (d->rec->origin_ms >= 0) {
+                    const auto ms = std::max<std::int64_t>(0, now_ms() - d->rec->origin_ms);
+                    lm->end_to_end_seconds->Observe(static_cast<double>(ms) / 1000.0);
+                }
+            }
             finish(d);
             return;
         }
@@ -1176,10 +1416,8 @@ struct worker::impl final : kafka::consumer_handler
             state_of(*d),
             now_ms() + delay->count()
         ));
-        produce_reliably(record, [this, d] {
-            retries_count.fetch_add(1, std::memory_order_relaxed);
-            if (m.retried)
-                m.retried->Increment();
+        produce_reliably(record, [this, d, parked_tier = *tier] {
+            count_retry(*d, parked_tier, d->status_class);
             finish(d);
         });
     }
@@ -1214,7 +1452,7 @@ struct worker::impl final : kafka::consumer_handler
             cfg.topics.dlq, payload(*d->rec), state_of(*d), {reason, std::move(error), now_ms(), std::nullopt}
         ));
         produce_reliably(record, [this, d, reason] {
-            count_dead_letter(reason);
+            count_dead_letter(reason, d->sub_state->metrics.load(std::memory_order_acquire), d->status_class);
             finish(d);
         });
     }
@@ -1225,26 +1463,39 @@ struct worker::impl final : kafka::consumer_handler
         const std::shared_ptr<record_ctx>& rec, const delivery_state& st, const dlq_details& details
     )
     {
+        const auto* lm = st.subscription_id.empty() ? other_metrics : metrics_for_id(st.subscription_id);
         rec->pending.fetch_add(1, std::memory_order_relaxed);
         add_in_flight(1);
         const auto record =
             std::make_shared<kafka::record>(make_dlq_record(cfg.topics.dlq, payload(*rec), st, details));
         const auto reason = details.reason;
-        produce_reliably(record, [this, rec, reason] {
-            count_dead_letter(reason);
+        produce_reliably(record, [this, rec, reason, lm] {
+            count_dead_letter(reason, lm, class_none);
             // Offset first, then the count stop() waits on: a drain that sees zero must find it stored.
             release_record(rec);
             sub_in_flight(1);
         });
     }
 
-    void count_dead_letter(dlq_reason reason)
+    void count_dead_letter(dlq_reason reason, const labelled_metrics* lm, std::size_t cls)
     {
         dead_lettered_count.fetch_add(1, std::memory_order_relaxed);
-        if (m.dead_lettered) {
-            m.dead_lettered->Increment();
-            m.dlq_family->Add({{"reason", std::string(to_string(reason))}}).Increment();
-        }
+        if (lm)
+            lm->count(outcome_dead_lettered, cls);
+        if (const auto it = m.dlq_by_reason.find(reason); it != m.dlq_by_reason.end())
+            it->second->Increment();
+    }
+
+    // A delivery parked on retry tier `tier` (acknowledged).
+    void
+    count_retry(const subscription_state::delivery_ctx& d, std::chrono::milliseconds tier, std::size_t cls)
+    {
+        retries_count.fetch_add(1, std::memory_order_relaxed);
+        if (const auto* lm = d.sub_state->metrics.load(std::memory_order_acquire))
+            lm->count(outcome_retried, cls);
+        const auto i = static_cast<std::size_t>(std::find(tiers.begin(), tiers.end(), tier) - tiers.begin());
+        if (i < m.retries_produced.size())
+            m.retries_produced[i]->Increment();
     }
 
     // Produces until the broker acknowledges: a parked delivery is only done once durable. Enqueue failures
@@ -1416,6 +1667,10 @@ struct worker::impl final : kafka::consumer_handler
     std::size_t high_water = 0;
     std::size_t low_water = 0;
     metrics m;
+    std::mutex labels_mutex;
+    std::vector<std::unique_ptr<labelled_metrics>> labelled;           // guarded by labels_mutex
+    std::unordered_map<std::string, const labelled_metrics*> label_of; // guarded by labels_mutex
+    const labelled_metrics* other_metrics = nullptr;
 
     // Destruction runs bottom-up: deliveries, held records and timers (which hold Kafka messages) go before
     // the consumer, which librdkafka requires to outlive every message it returned.

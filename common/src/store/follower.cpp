@@ -4,8 +4,11 @@
 #include "relay/subscription/store.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <list>
 #include <mutex>
@@ -76,6 +79,8 @@ struct follower::impl final : kafka::consumer_handler
     bool stopped = false;                        // guarded
     follower_stats counters;                     // guarded
     std::list<waiter> waiters;                   // guarded
+    // relay_subscriptions_loaded by [static][enabled]; guarded (set from publish and bind_metrics)
+    std::array<std::array<prometheus::Gauge*, 2>, 2> loaded_gauges{};
     clock::time_point started_at{};
 
     std::mutex lifecycle_mutex; // start() and stop()
@@ -102,8 +107,25 @@ struct follower::impl final : kafka::consumer_handler
             std::lock_guard lock(mutex);
             all = state.all();
             ++counters.tables;
+            update_gauges_locked(all);
         }
         table.store(std::make_shared<const routing_table>(std::move(all)));
+    }
+
+    void update_gauges_locked(const std::vector<subscription_ptr>& all)
+    {
+        if (loaded_gauges[0][0] == nullptr) {
+            return;
+        }
+        std::array<std::array<double, 2>, 2> counts{};
+        for (const auto& s : all) {
+            counts[state.is_static(s->id) ? 1 : 0][s->enabled ? 1 : 0] += 1;
+        }
+        for (std::size_t i = 0; i < 2; ++i) {
+            for (std::size_t j = 0; j < 2; ++j) {
+                loaded_gauges[i][j]->Set(counts[i][j]);
+            }
+        }
     }
 
     void log_loaded()
@@ -398,6 +420,24 @@ bool follower::is_static(std::string_view id) const
 {
     std::lock_guard lock(impl_->mutex);
     return impl_->state.is_static(id);
+}
+
+void follower::bind_metrics(prometheus::Registry& registry)
+{
+    auto& family = prometheus::BuildGauge()
+                       .Name("relay_subscriptions_loaded")
+                       .Help("Subscriptions loaded (static ones from the config, the others from the "
+                             "subscriptions topic), by source and state (disabled ones receive nothing)")
+                       .Register(registry);
+    std::lock_guard lock(impl_->mutex);
+    for (std::size_t i = 0; i < 2; ++i) {
+        for (std::size_t j = 0; j < 2; ++j) {
+            impl_->loaded_gauges[i][j] = &family.Add(
+                {{"source", i == 1 ? "static" : "topic"}, {"state", j == 1 ? "enabled" : "disabled"}}
+            );
+        }
+    }
+    impl_->update_gauges_locked(impl_->state.all());
 }
 
 follower_stats follower::stats() const

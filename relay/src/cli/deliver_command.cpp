@@ -37,6 +37,7 @@ int run_deliver(const std::optional<std::string>& config_file)
             *routes,
             [fatal](boost::system::error_code, std::string_view r) { fatal(r); }
         );
+        follower->bind_metrics(*svc.registry());
         disable_persister persist_disable(*cfg, *follower);
         delivery::worker w({*cfg, routes, svc.registry(), fatal, std::ref(persist_disable)});
         w.start();

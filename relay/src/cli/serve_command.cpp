@@ -5,6 +5,7 @@
 #include "relay/delivery/worker.hpp"
 #include "relay/http/server.hpp"
 #include "relay/kafka/producer.hpp"
+#include "relay/kafka/statistics.hpp"
 #include "relay/log/log.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -39,8 +40,10 @@ int run_serve(const std::optional<std::string>& config_file)
         svc.health()->add_check("api", false, "starting");
         svc.start_admin();
 
+        kafka::statistics_metrics kafka_stats(*svc.registry());
         kafka::client_options popts;
-        popts.config = api::ingest_producer_properties(*cfg);
+        popts.config = kafka::with_statistics_interval(api::ingest_producer_properties(*cfg));
+        popts.on_statistics = kafka_stats.handler("ingest_producer");
         popts.on_fatal = [&svc](boost::system::error_code, std::string_view r) {
             svc.fail("kafka producer: " + std::string(r));
         };
@@ -56,6 +59,7 @@ int run_serve(const std::optional<std::string>& config_file)
                 svc.fail("kafka subscriptions follower: " + std::string(r));
             }
         );
+        follower->bind_metrics(*svc.registry());
         subscription::writer writer(producer, cfg->topics.subscriptions);
         boost::asio::io_context ctx;
         auto work = boost::asio::make_work_guard(ctx);

@@ -34,6 +34,10 @@
 #include <string_view>
 #include <vector>
 
+namespace prometheus {
+class Registry;
+} // namespace prometheus
+
 namespace relay::subscription {
 
 /// A shared, immutable subscription.
@@ -218,6 +222,11 @@ public:
 
     /// Counters so far.
     follower_stats stats() const;
+
+    /// Exports the gauge `relay_subscriptions_loaded{source="static"|"topic", state="enabled"|"disabled"}`
+    /// (the subscriptions this process routes with, and the disabled ones it skips) on `registry`, which
+    /// must outlive the follower, and keeps it current with every routing table published. Call at most once.
+    void bind_metrics(prometheus::Registry& registry);
 
     /// Blocks until the record at (`partition`, `offset`) of the topic (e.g. a writer's acknowledged
     /// delivery_info) is applied: then find()/snapshot() and the routing table reflect it, or later state.
