@@ -256,7 +256,8 @@ struct subscription_state::delivery_ctx
     std::string last_error;
     std::size_t status_class = class_none; // of the last attempt made by this worker
     std::size_t shard = 0;
-    bool probe = false; // this attempt is its endpoint's half-open circuit probe
+    bool probe = false;                // this attempt is its endpoint's half-open circuit probe
+    std::int64_t last_duration_ms = 0; // of the last attempt, for logs
 
     // Storage the request points into, valid until the attempt completes.
     std::string timestamp;
@@ -1306,8 +1307,19 @@ struct worker::impl final : kafka::consumer_handler
             return;
         const auto c = ec ? classify(ec) : classify(resp.status);
         note_endpoint_health(d, c.outcome, ec ? 0u : resp.status);
+        d->last_duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(resp.elapsed).count();
         if (c.outcome == outcome::delivered) {
             delivered_count.fetch_add(1, std::memory_order_relaxed);
+            if (relay::log::enabled(relay::log::level::debug)) {
+                relay::log::debug(
+                    "delivered",
+                    {{"subscription", d->sub().id},
+                     {"event", d->rec->event_id},
+                     {"attempt", d->attempt},
+                     {"status", resp.status},
+                     {"duration_ms", d->last_duration_ms}}
+                );
+            }
             if (lm) {
                 lm->count(outcome_delivered, d->status_class);
                 if (d->rec->origin_ms >= 0) {
@@ -1328,6 +1340,7 @@ struct worker::impl final : kafka::consumer_handler
              {"event", d->rec->event_id},
              {"attempt", d->attempt},
              {"status", resp.status},
+             {"duration_ms", d->last_duration_ms},
              {"reason", c.reason},
              {"detail", detail}}
         );
@@ -1500,6 +1513,7 @@ struct worker::impl final : kafka::consumer_handler
              {"attempt", d->attempt},
              {"reason", to_string(reason)},
              {"status", d->last_status},
+             {"duration_ms", d->last_duration_ms},
              {"error", error}}
         );
         const auto record = std::make_shared<kafka::record>(make_dlq_record(

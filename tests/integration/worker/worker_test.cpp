@@ -1,4 +1,6 @@
 // The delivery worker in-process against librdkafka's mock cluster and loopback receivers.
+#include "relay/log/log.hpp"
+
 #include "worker_fixture.hpp"
 
 #include <random>
@@ -236,6 +238,75 @@ TEST_F(WorkerTest, StopDrainsInFlightDeliveriesAndCommitsThem)
     worker_->stop(); // the two replies are still 500 ms away
     EXPECT_EQ(worker_->stats().delivered, 2u);
     EXPECT_TRUE(wait_committed(2, 10s));
+}
+
+// Every delivery outcome is one JSON log line with its context (at debug level for successes, which are the
+// bulk of the traffic), and no line ever carries the signing secret.
+TEST_F(WorkerTest, DeliveryLogLinesCarryContextAndNoSecrets)
+{
+    struct capture : relay::log::sink
+    {
+        void write(relay::log::level, std::string_view line) override
+        {
+            std::lock_guard lock(mutex);
+            lines.emplace_back(line);
+        }
+        std::vector<std::string> snapshot()
+        {
+            std::lock_guard lock(mutex);
+            return lines;
+        }
+        std::mutex mutex;
+        std::vector<std::string> lines;
+    };
+    auto sink = std::make_shared<capture>();
+    const auto before = relay::log::current_level();
+    relay::log::set_sink(sink);
+    relay::log::set_level(relay::log::level::debug);
+    struct restore
+    {
+        relay::log::level l;
+        ~restore()
+        {
+            relay::log::set_sink(nullptr);
+            relay::log::set_level(l);
+        }
+    } restore_log{before};
+
+    receiver ok, bad;
+    bad.set_default_reply(reply::with_status(400));
+    add_subscription("ok", ok.url("/"), R"("event_types":["t.ok"])");
+    add_subscription("bad", bad.url("/"), R"("event_types":["t.bad"])");
+    start_worker();
+    produce({{"", event("evt_ok", "t.ok")}, {"", event("evt_bad", "t.bad")}});
+    ASSERT_TRUE(ok.wait_for_requests(1, 30s));
+    ASSERT_TRUE(wait_committed(2));
+    worker_->stop();
+
+    const auto lines = sink->snapshot();
+    auto find = [&](std::string_view msg, std::string_view event) -> std::string {
+        for (const auto& l : lines) {
+            if (l.find("\"msg\":\"" + std::string(msg) + "\"") != std::string::npos &&
+                l.find(std::string(event)) != std::string::npos)
+                return l;
+        }
+        return {};
+    };
+    const auto delivered = find("delivered", "evt_ok");
+    ASSERT_FALSE(delivered.empty());
+    for (const auto* key : {"\"subscription\":\"ok\"", "\"attempt\":1", "\"status\":200", "\"duration_ms\":"})
+        EXPECT_NE(delivered.find(key), std::string::npos) << key << " in " << delivered;
+    const auto dead = find("delivery dead-lettered", "evt_bad");
+    ASSERT_FALSE(dead.empty());
+    for (const auto* key :
+         {"\"subscription\":\"bad\"",
+          "\"status\":400",
+          "\"reason\":\"permanent_status\"",
+          "\"duration_ms\":"})
+        EXPECT_NE(dead.find(key), std::string::npos) << key << " in " << dead;
+    const std::string key_part(test_worker::secret_text.substr(6));
+    for (const auto& l : lines)
+        EXPECT_EQ(l.find(key_part), std::string::npos) << "a secret in the log: " << l;
 }
 
 } // namespace
