@@ -443,8 +443,17 @@ class Bench:
         log(f"isolation with faults: healthy {faulty:.0f}/s (slow endpoint got "
             f"{stats['paths'].get('/delay/2000/slow', {}).get('requests', 0)} requests, 503 endpoint "
             f"{stats['paths'].get('/fail/fail', {}).get('requests', 0)})")
-        self.results["isolation"] = {"base": base, "faulty": faulty, "ratio": faulty / base if base else float("nan"),
-                                     "valid": base_ok and fault_ok}
+        # a dead endpoint: it holds every request past the subscription's 5 s timeout
+        subs = [self.sub("h1", "/ok/h1", 0), self.sub("h2", "/ok/h2", 1),
+                self.sub("dead", "/delay/60000/dead", 2, timeout="5s"), self.sub("x4", "/ok/x4", 3)]
+        paths = dict(healthy, dead="/delay/60000/dead", x4="/ok/x4")
+        res = self.drain("isolation dead endpoint", topic, produced, subs, list(healthy.values()), delivery, limit=120)
+        dead = res.get("rate", 0.0)
+        dead_ok = self.finish("isolation dead endpoint", res, produced, paths, settle=settle)
+        log(f"isolation with a dead endpoint: healthy {dead:.0f}/s")
+        ratio = min(faulty, dead) / base if base else float("nan")
+        self.results["isolation"] = {"base": base, "faulty": faulty, "dead": dead, "ratio": ratio,
+                                     "valid": base_ok and fault_ok and dead_ok}
 
     def wait_all(self, paths, produced, w, limit):
         """Waits until every subscription's deliveries are delivered or dead-lettered (bounded)."""
@@ -547,7 +556,7 @@ class Bench:
                 f"ratio {o['ratio']:.3f}; order violations {o['order_violations']}{'' if o['valid'] else ' VOID'}")
         iso = r.get("isolation")
         if iso:
-            row("isolation: healthy del/s fault-free/faults", f"{iso['base']:.0f}/{iso['faulty']:.0f}",
+            row("isolation: healthy del/s fault-free/slow+503/dead", f"{iso['base']:.0f}/{iso['faulty']:.0f}/{iso.get('dead', 0):.0f}",
                 f"ratio {iso['ratio']:.3f} (>= 0.9){'' if iso['valid'] else ' VOID'}")
         mem = r.get("memory")
         if mem:
