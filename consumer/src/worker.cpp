@@ -231,11 +231,6 @@ struct subscription_state
     std::atomic<std::int64_t> last_progress_ms;
     /// Unix ms since which every attempt failed (0: the last one succeeded); drives auto-disable.
     std::atomic<std::int64_t> failing_since_ms{0};
-    /// Finished attempts per second, measured over windows of at least a second (0 until the first window
-    /// closes): how fast the endpoint drains this subscription's queue.
-    std::atomic<std::int64_t> rate_window_start_ms{0};
-    std::atomic<std::int64_t> rate_window_count{0};
-    std::atomic<std::int64_t> completions_per_s{0};
 
     // rate_limit pacing: the next free send slot.
     std::mutex pace_mutex;
@@ -298,7 +293,6 @@ struct worker::impl final : kafka::consumer_handler
         prometheus::Counter* records = nullptr;
         prometheus::Counter* shed_circuit_open = nullptr;
         prometheus::Counter* shed_stalled = nullptr;
-        prometheus::Counter* shed_backlog = nullptr;
         prometheus::Gauge* circuits_open = nullptr;
         prometheus::Family<prometheus::Counter>* circuit_transitions = nullptr;
         prometheus::Family<prometheus::Counter>* disabled_family = nullptr;
@@ -466,12 +460,10 @@ struct worker::impl final : kafka::consumer_handler
                 .Name("relay_deliveries_shed_total")
                 .Help("Deliveries parked on a retry topic without an attempt, by reason: circuit_open "
                       "(the endpoint's circuit breaker is open), endpoint_stalled (every slot of the "
-                      "subscription busy and nothing finished for a second), endpoint_backlog (its queue "
-                      "would take the endpoint more than 2 s to drain)")
+                      "subscription busy and nothing finished for a second)")
                 .Register(reg);
         m.shed_circuit_open = &shed.Add({{"reason", "circuit_open"}});
         m.shed_stalled = &shed.Add({{"reason", "endpoint_stalled"}});
-        m.shed_backlog = &shed.Add({{"reason", "endpoint_backlog"}});
         m.circuits_open = &prometheus::BuildGauge()
                                .Name("relay_circuit_breakers_open")
                                .Help("Endpoints (origins) whose circuit breaker is open or half-open")
@@ -1114,8 +1106,6 @@ struct worker::impl final : kafka::consumer_handler
                 const auto delay = std::max(tiers.front(), d->sub().timeout);
                 return park_unattempted(d, false, shed_reason::endpoint_stalled, delay);
             }
-            if (backlogged(st))
-                return park_unattempted(d, false, shed_reason::endpoint_backlog, tiers.front());
         }
         if (st.admission.admit(d, d->order_key())) {
             st.last_progress_ms.store(now_ms(), std::memory_order_relaxed);
@@ -1127,7 +1117,6 @@ struct worker::impl final : kafka::consumer_handler
     {
         circuit_open,
         endpoint_stalled,
-        endpoint_backlog,
     };
 
     static std::string_view shed_name(shed_reason r)
@@ -1137,8 +1126,6 @@ struct worker::impl final : kafka::consumer_handler
             return "circuit_open";
         case shed_reason::endpoint_stalled:
             return "endpoint_stalled";
-        case shed_reason::endpoint_backlog:
-            return "endpoint_backlog";
         }
         return "circuit_open";
     }
@@ -1147,16 +1134,6 @@ struct worker::impl final : kafka::consumer_handler
     // would need more than 2 s to drain: a slow endpoint. Its new deliveries wait on a retry topic instead of
     // filling the worker's budget (which would pause every partition and starve healthy endpoints). A fast
     // endpoint drains thousands per second and never qualifies, however deep its momentary queue.
-    static bool backlogged(const subscription_state& st)
-    {
-        constexpr std::int64_t max_backlog_seconds = 2;
-        const auto queued = static_cast<std::int64_t>(st.admission.queued());
-        if (queued < static_cast<std::int64_t>(st.limit.load(std::memory_order_relaxed)))
-            return false;
-        const auto rate = st.completions_per_s.load(std::memory_order_relaxed);
-        return rate > 0 && queued > rate * max_backlog_seconds;
-    }
-
     static std::chrono::milliseconds
     until_delay(std::chrono::steady_clock::time_point until, std::chrono::steady_clock::time_point now)
     {
@@ -1187,12 +1164,8 @@ struct worker::impl final : kafka::consumer_handler
         ));
         produce_reliably(record, [this, d, admitted, why, tier] {
             count_retry(*d, tier, class_none);
-            if (m.shed_circuit_open) {
-                (why == shed_reason::circuit_open       ? m.shed_circuit_open
-                 : why == shed_reason::endpoint_stalled ? m.shed_stalled
-                                                        : m.shed_backlog)
-                    ->Increment();
-            }
+            if (m.shed_circuit_open)
+                (why == shed_reason::circuit_open ? m.shed_circuit_open : m.shed_stalled)->Increment();
             finish(d, admitted);
         });
     }
@@ -1367,14 +1340,6 @@ struct worker::impl final : kafka::consumer_handler
         auto& st = *d->sub_state;
         const auto now = now_ms();
         st.last_progress_ms.store(now, std::memory_order_relaxed);
-        auto window_start = st.rate_window_start_ms.load(std::memory_order_relaxed);
-        if (now - window_start >= 1000 &&
-            st.rate_window_start_ms.compare_exchange_strong(window_start, now, std::memory_order_relaxed)) {
-            const auto n = st.rate_window_count.exchange(0, std::memory_order_relaxed);
-            if (window_start != 0)
-                st.completions_per_s.store(n * 1000 / (now - window_start), std::memory_order_relaxed);
-        }
-        st.rate_window_count.fetch_add(1, std::memory_order_relaxed);
         const bool probe = std::exchange(d->probe, false);
         if (const auto change =
                 st.breaker->record(o != outcome::retryable, probe, std::chrono::steady_clock::now())) {

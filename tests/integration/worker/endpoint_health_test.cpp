@@ -203,31 +203,5 @@ TEST_F(WorkerTest, TargetedRecordGoesOnlyToItsSubscriptionWhateverItsTypes)
     EXPECT_EQ(ids_of(a), std::set<std::string>{"after"});
 }
 
-// A slow endpoint (it answers, but only after 800 ms, 4 at a time) beside a healthy one on a small budget:
-// its queue would take far more than 2 s to drain, so its new deliveries are parked (endpoint_backlog)
-// instead of filling the budget, and the healthy endpoint's deliveries keep flowing.
-TEST_F(WorkerTest, SlowEndpointsBacklogParksInsteadOfFillingTheBudget)
-{
-    receiver slow({2}), healthy({2});
-    slow.set_default_reply(reply::with_status(200).delayed(800ms));
-    add_subscription("slow", slow.url("/"), R"("event_types":["t.slow"],"max_in_flight":4)");
-    add_subscription("healthy", healthy.url("/"), R"("event_types":["t.ok"],"max_in_flight":16)");
-    cfg_.delivery.retry_schedule = {5s};
-    cfg_.delivery.max_in_flight = 128;
-    start_worker();
-    // First a few slow deliveries so the worker learns the endpoint's rate (about 5 per second).
-    produce(events_of("warm", "t.slow", 8));
-    ASSERT_TRUE(slow.wait_for_requests(8, 30s));
-    auto records = events_of("slow", "t.slow", 300);
-    for (auto& r : events_of("ok", "t.ok", 300))
-        records.push_back(std::move(r));
-    std::shuffle(records.begin(), records.end(), std::mt19937(3));
-    produce(records);
-    // 300 slow deliveries at 5 per second would hold the 128-delivery budget for a minute.
-    ASSERT_TRUE(healthy.wait_for_requests(300, 30s)) << healthy.request_count();
-    EXPECT_GT(metric("relay_deliveries_shed_total", {{"reason", "endpoint_backlog"}}), 0);
-    EXPECT_LT(slow.request_count(), 100u);
-}
-
 } // namespace
 } // namespace relay::delivery

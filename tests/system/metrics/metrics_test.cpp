@@ -177,7 +177,8 @@ protected:
             << R"(  "topics": {"events": )" << quote(base + ".events") << R"(, "subscriptions": )"
             << quote(base + ".subscriptions") << R"(, "retry_prefix": )" << quote(base + ".retry.")
             << R"(, "dlq": )" << quote(base + ".dlq") << "},\n"
-            << R"(  "delivery": {"allow_http": true, "allow_loopback": true, "retry_schedule": ["1s", "2s"]},)"
+            << R"(  "delivery": {"allow_http": true, "allow_loopback": true, "retry_schedule": ["1s", "2s"], )"
+            << R"("circuit_breaker": {"consecutive_failures": 1000, "min_requests": 1000}},)"
             << "\n"
             << R"(  "subscriptions": [)" << sub("ok", ok_) << ", " << sub("bad", bad_) << ", "
             << sub("flaky", flaky_) << "]\n"
