@@ -143,7 +143,7 @@ dlq_entry make_entry(const rd_kafka_message_t& m)
     if (parsed)
         e.record = std::move(*parsed);
     else
-        e.problem = std::move(parsed.error());
+        e.problem = parsed.error();
     return e;
 }
 

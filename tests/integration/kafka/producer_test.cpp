@@ -38,8 +38,8 @@ record make_record(const std::string& topic, std::string value = "v")
 TEST_F(kafka_producer, co_awaited_delivery_report_resumes_on_the_io_context)
 {
     const auto topic = make_topic(3);
+    asio::io_context io; // outlives the producer, whose thread may still be posting to it
     producer p({.config = producer_props()});
-    asio::io_context io;
     boost::system::error_code result = asio::error::would_block;
     delivery_info info;
     std::thread::id resumed_on;
@@ -64,8 +64,8 @@ TEST_F(kafka_producer, co_awaited_delivery_report_resumes_on_the_io_context)
 TEST_F(kafka_producer, offsets_grow_per_partition)
 {
     const auto topic = make_topic(1);
+    asio::io_context io; // outlives the producer, whose thread may still be posting to it
     producer p({.config = producer_props()});
-    asio::io_context io;
     std::vector<std::int64_t> offsets;
     asio::co_spawn(
         io,
@@ -119,13 +119,13 @@ TEST_F(kafka_producer, full_queue_is_an_immediate_error_not_a_wait)
 TEST_F(kafka_producer, full_queue_completes_async_produce_with_an_error_through_the_executor)
 {
     const auto topic = make_topic(1);
+    asio::io_context io; // outlives the producer, whose thread may still be posting to it
     producer p(
         {.config = producer_props(
              {{"queue.buffering.max.messages", "1"}, {"linger.ms", "30000"}, {"message.timeout.ms", "60000"}}
          )}
     );
     ASSERT_FALSE(p.produce(make_record(topic), {}));
-    asio::io_context io;
     boost::system::error_code result;
     bool completed = false;
     p.async_produce(
@@ -148,9 +148,9 @@ TEST_F(kafka_producer, full_queue_completes_async_produce_with_an_error_through_
 TEST_F(kafka_producer, close_fails_undeliverable_records_with_operation_aborted)
 {
     const auto topic = make_topic(1);
+    asio::io_context io; // outlives the producer, whose thread may still be posting to it
     producer p({.config = producer_props({{"message.timeout.ms", "60000"}})});
     ASSERT_FALSE(cluster_.set_broker_down(1));
-    asio::io_context io;
     boost::system::error_code result;
     p.async_produce(
         make_record(topic),
@@ -194,8 +194,8 @@ TEST_F(kafka_producer, broker_errors_reach_the_handler_as_kafka_codes)
     cluster_.push_request_errors(
         relay::kafka::api_key::produce, {RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED}
     );
+    asio::io_context io; // outlives the producer, whose thread may still be posting to it
     producer p({.config = producer_props()});
-    asio::io_context io;
     boost::system::error_code result;
     p.async_produce(
         make_record(topic),
@@ -209,9 +209,9 @@ TEST_F(kafka_producer, broker_errors_reach_the_handler_as_kafka_codes)
 TEST_F(kafka_producer, records_time_out_when_the_broker_is_down)
 {
     const auto topic = make_topic(1);
+    asio::io_context io; // outlives the producer, whose thread may still be posting to it
     producer p({.config = producer_props({{"message.timeout.ms", "500"}})});
     ASSERT_FALSE(cluster_.set_broker_down(1));
-    asio::io_context io;
     boost::system::error_code result;
     p.async_produce(
         make_record(topic),

@@ -225,6 +225,8 @@ TEST_F(subscription_store, writer_then_wait_applied_reads_your_writes)
 
 TEST_F(subscription_store, async_wait_completes_on_the_handlers_io_context)
 {
+    // The io_context outlives the follower and the writer's producer, whose threads may still be posting to it.
+    boost::asio::io_context io;
     follower f(options(), table_);
     f.start();
     ASSERT_TRUE(f.wait_until_loaded(relay::test::kafka_wait));
@@ -232,7 +234,6 @@ TEST_F(subscription_store, async_wait_completes_on_the_handlers_io_context)
         relay::subscription::make_writer_producer({{"bootstrap.servers", bootstrap()}, {"linger.ms", "1"}});
     writer w(wp, topic_);
 
-    boost::asio::io_context io;
     std::optional<boost::system::error_code> result;
     std::thread::id ran_on;
     w.async_put(

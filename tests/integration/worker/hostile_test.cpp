@@ -140,7 +140,7 @@ TEST_F(WorkerTest, HostileReceiversAreCappedTimedOutNotFollowedAndClassified)
               << rss_kib() / 1024 << " MiB\n";
     EXPECT_LT(big_written.load(), 3 * 16L * 1024 * 1024);
     EXPECT_LT(chunked_written.load(), 3 * 16L * 1024 * 1024);
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifdef RELAY_SANITIZED
     // Sanitizers keep freed memory in quarantine and add shadow memory: RSS says nothing about the worker
     // here.
 #else

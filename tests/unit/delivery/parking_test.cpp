@@ -36,7 +36,7 @@ header_list as_views(const kafka::record& r)
 {
     header_list out;
     for (const auto& [n, v] : r.headers)
-        out.emplace_back(n, v);
+        out.push_back({n, v});
     return out;
 }
 
