@@ -24,6 +24,10 @@
 
 namespace {
 
+using relay::test::deliver::kafka_broker;
+using relay::test::deliver::read_first_line;
+using relay::test::deliver::stop_broker_process;
+
 namespace fs = std::filesystem;
 namespace bhttp = boost::beast::http;
 using namespace std::chrono_literals;
@@ -31,74 +35,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr const char* token = "broker-down-token";
 constexpr auto request_timeout = 3s;
-
-fs::path source_dir()
-{
-    const char* dir = std::getenv("RELAY_TEST_SOURCE_DIR");
-    if (dir == nullptr || *dir == '\0') {
-        throw std::runtime_error("RELAY_TEST_SOURCE_DIR is not set (run through ctest)");
-    }
-    return dir;
-}
-
-// Runs scripts/kafka-broker <command> <dir> and waits for it; true when it exited 0.
-bool kafka_broker(const std::string& command, const fs::path& dir, const fs::path& log)
-{
-    relay::test::process_options o;
-    o.argv = {(source_dir() / "scripts" / "kafka-broker").string(), command, dir.string()};
-    o.log_file = log;
-    relay::test::process p(o);
-    const auto status = p.wait_for_exit(std::chrono::minutes(4));
-    if (!status || !status->exited_with(0)) {
-        ADD_FAILURE() << "scripts/kafka-broker " << command << " "
-                      << (status ? status->describe() : std::string("timed out")) << "; log tail:\n"
-                      << relay::test::log_tail(log);
-        return false;
-    }
-    return true;
-}
-
-// True while `pid` exists and is not a zombie (the broker is not our child: init reaps it, maybe late).
-bool alive(pid_t pid)
-{
-    if (::kill(pid, 0) != 0) {
-        return false;
-    }
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    const auto close = text.rfind(')');
-    return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
-}
-
-// Stops the broker process (its whole process group, as scripts/kafka-broker does) but keeps its data, so
-// `restart` brings the same broker back. True when it ended.
-bool stop_broker_process(const fs::path& dir)
-{
-    std::ifstream in(dir / "pid");
-    pid_t pid = 0;
-    if (!(in >> pid) || pid <= 1) {
-        ADD_FAILURE() << "no broker pid in " << (dir / "pid").string();
-        return false;
-    }
-    ::kill(-pid, SIGTERM);
-    const auto deadline = steady::now() + 60s;
-    while (alive(pid) && steady::now() < deadline) {
-        std::this_thread::sleep_for(100ms);
-    }
-    if (alive(pid)) {
-        ::kill(-pid, SIGKILL);
-        std::this_thread::sleep_for(1s);
-    }
-    return !alive(pid);
-}
-
-std::string read_first_line(const fs::path& path)
-{
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);
-    return line;
-}
 
 class broker_down : public ::testing::Test
 {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -79,6 +80,20 @@ std::filesystem::path find_node()
     throw std::runtime_error("node is not on PATH: run scripts/install-deps test");
 }
 
+// True while `pid` exists and is not a zombie (a broker is not our child: init reaps it, maybe late).
+bool alive(pid_t pid)
+{
+    if (::kill(pid, 0) != 0) {
+        return false;
+    }
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    return close == std::string::npos || close + 2 >= text.size() || text[close + 2] != 'Z';
+}
+
+} // namespace
+
 std::filesystem::path source_dir()
 {
     const char* dir = std::getenv("RELAY_TEST_SOURCE_DIR"); // NOLINT(concurrency-mt-unsafe): read-only
@@ -88,7 +103,52 @@ std::filesystem::path source_dir()
     return dir;
 }
 
-} // namespace
+bool kafka_broker(
+    const std::string& command, const std::filesystem::path& dir, const std::filesystem::path& log
+)
+{
+    relay::test::process_options o;
+    o.argv = {(source_dir() / "scripts" / "kafka-broker").string(), command, dir.string()};
+    o.log_file = log;
+    relay::test::process p(o);
+    const auto status = p.wait_for_exit(std::chrono::minutes(4));
+    if (!status || !status->exited_with(0)) {
+        ADD_FAILURE() << "scripts/kafka-broker " << command << " "
+                      << (status ? status->describe() : std::string("timed out")) << "; log tail:\n"
+                      << relay::test::log_tail(log);
+        return false;
+    }
+    return true;
+}
+
+bool stop_broker_process(const std::filesystem::path& dir)
+{
+    using namespace std::chrono_literals;
+    std::ifstream in(dir / "pid");
+    pid_t pid = 0;
+    if (!(in >> pid) || pid <= 1) {
+        ADD_FAILURE() << "no broker pid in " << (dir / "pid").string();
+        return false;
+    }
+    ::kill(-pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (alive(pid) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms); // the broker is not our child: no wait() to block on
+    }
+    if (alive(pid)) {
+        ::kill(-pid, SIGKILL);
+        std::this_thread::sleep_for(1s);
+    }
+    return !alive(pid);
+}
+
+std::string read_first_line(const std::filesystem::path& path)
+{
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
 
 workload workload::make(std::size_t count, std::size_t keys, std::uint32_t seed, std::string_view tag)
 {

@@ -234,4 +234,21 @@ std::int64_t committed_offset(
     const std::string& bootstrap, const std::string& group, const std::string& topic, std::int32_t partition
 );
 
+/// The repository root (RELAY_TEST_SOURCE_DIR, set by ctest). Throws std::runtime_error when unset.
+std::filesystem::path source_dir();
+
+/// A broker of the test's own (tests that stop it cannot use the shared fixture): runs
+/// `scripts/kafka-broker <command> <dir>` (start, restart, stop) with its output appended to `log` and waits
+/// for it. True when it exited 0; otherwise false with a gtest failure quoting the log's tail.
+bool kafka_broker(
+    const std::string& command, const std::filesystem::path& dir, const std::filesystem::path& log
+);
+
+/// Stops the broker of `dir` (its whole process group, SIGTERM then SIGKILL after 60 s) but keeps its data,
+/// so `kafka_broker("restart", dir, ...)` brings the same broker back on the same ports. True when it ended.
+bool stop_broker_process(const std::filesystem::path& dir);
+
+/// The first line of a text file ("" when it cannot be read), e.g. a broker directory's `bootstrap`.
+std::string read_first_line(const std::filesystem::path& path);
+
 } // namespace relay::test::deliver
