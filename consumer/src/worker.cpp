@@ -1,3 +1,9 @@
+// The delivery worker. A slow or dead endpoint never holds up the others (design.md section 8): besides its
+// own max_in_flight, unordered deliveries to an endpoint that cannot take them are parked on a retry tier
+// without an attempt instead of waiting in memory: while its circuit breaker is open (circuit_open), while
+// every slot hangs with nothing finishing (endpoint_stalled), and while its queue is a full round deep and
+// its head has waited a second (endpoint_backlog, a slow but live endpoint), spread out at the pace the
+// endpoint drains.
 #include "relay/delivery/worker.hpp"
 
 #include "relay/config/kafka_clients.hpp"
@@ -232,6 +238,12 @@ struct subscription_state
     /// Unix ms since which every attempt failed (0: the last one succeeded); drives auto-disable.
     std::atomic<std::int64_t> failing_since_ms{0};
 
+    // Backlog shedding (endpoint_backlog), in microseconds (a fast endpoint's spacing is below a
+    // millisecond): a moving average of attempt durations (0: none finished yet), and the steady-clock time
+    // at which the next shed delivery is due back, at the earliest.
+    std::atomic<std::int64_t> avg_attempt_us{0};
+    std::atomic<std::int64_t> shed_cursor_us{0};
+
     // rate_limit pacing: the next free send slot.
     std::mutex pace_mutex;
     std::chrono::steady_clock::time_point next_slot{}; // guarded by pace_mutex
@@ -279,6 +291,15 @@ struct worker::impl final : kafka::consumer_handler
         std::thread thread;
     };
 
+    // Why a delivery was parked without an attempt (relay_deliveries_shed_total's reason label).
+    enum class shed_reason : std::size_t
+    {
+        circuit_open,
+        endpoint_stalled,
+        endpoint_backlog,
+        count,
+    };
+
     struct metrics
     {
         prometheus::Family<prometheus::Counter>* deliveries = nullptr;
@@ -291,8 +312,7 @@ struct worker::impl final : kafka::consumer_handler
         std::vector<prometheus::Counter*> retries_consumed; // by tier index
         prometheus::Gauge* in_flight = nullptr;
         prometheus::Counter* records = nullptr;
-        prometheus::Counter* shed_circuit_open = nullptr;
-        prometheus::Counter* shed_stalled = nullptr;
+        std::array<prometheus::Counter*, static_cast<std::size_t>(shed_reason::count)> shed{}; // by reason
         prometheus::Gauge* circuits_open = nullptr;
         prometheus::Family<prometheus::Counter>* circuit_transitions = nullptr;
         prometheus::Family<prometheus::Counter>* disabled_family = nullptr;
@@ -460,10 +480,12 @@ struct worker::impl final : kafka::consumer_handler
                 .Name("relay_deliveries_shed_total")
                 .Help("Deliveries parked on a retry topic without an attempt, by reason: circuit_open "
                       "(the endpoint's circuit breaker is open), endpoint_stalled (every slot of the "
-                      "subscription busy and nothing finished for a second)")
+                      "subscription busy and nothing finished for a second), endpoint_backlog (the "
+                      "subscription's queue holds a full round of its slots and its oldest has waited a "
+                      "second)")
                 .Register(reg);
-        m.shed_circuit_open = &shed.Add({{"reason", "circuit_open"}});
-        m.shed_stalled = &shed.Add({{"reason", "endpoint_stalled"}});
+        for (std::size_t r = 0; r < m.shed.size(); ++r)
+            m.shed[r] = &shed.Add({{"reason", std::string(shed_name(static_cast<shed_reason>(r)))}});
         m.circuits_open = &prometheus::BuildGauge()
                                .Name("relay_circuit_breakers_open")
                                .Help("Endpoints (origins) whose circuit breaker is open or half-open")
@@ -1106,18 +1128,16 @@ struct worker::impl final : kafka::consumer_handler
                 const auto delay = std::max(tiers.front(), d->sub().timeout);
                 return park_unattempted(d, false, shed_reason::endpoint_stalled, delay);
             }
+            if (backlogged(st, now))
+                return park_unattempted(d, false, shed_reason::endpoint_backlog, backlog_delay(d, st, now));
         }
+        // Key-ordered subscriptions are never shed for health: parking one delivery of a key while later ones
+        // of that key are attempted would reorder it. Their keys wait in the gate instead.
         if (st.admission.admit(d, d->order_key())) {
             st.last_progress_ms.store(now_ms(), std::memory_order_relaxed);
             post_attempt(d);
         }
     }
-
-    enum class shed_reason
-    {
-        circuit_open,
-        endpoint_stalled,
-    };
 
     static std::string_view shed_name(shed_reason r)
     {
@@ -1126,14 +1146,13 @@ struct worker::impl final : kafka::consumer_handler
             return "circuit_open";
         case shed_reason::endpoint_stalled:
             return "endpoint_stalled";
+        case shed_reason::endpoint_backlog:
+        case shed_reason::count:
+            break;
         }
-        return "circuit_open";
+        return "endpoint_backlog";
     }
 
-    // A queue deeper than one round of its concurrency that the endpoint, at the rate it finishes attempts,
-    // would need more than 2 s to drain: a slow endpoint. Its new deliveries wait on a retry topic instead of
-    // filling the worker's budget (which would pause every partition and starve healthy endpoints). A fast
-    // endpoint drains thousands per second and never qualifies, however deep its momentary queue.
     static std::chrono::milliseconds
     until_delay(std::chrono::steady_clock::time_point until, std::chrono::steady_clock::time_point now)
     {
@@ -1150,6 +1169,63 @@ struct worker::impl final : kafka::consumer_handler
                now_ms() - st.last_progress_ms.load(std::memory_order_relaxed) >= stall_ms;
     }
 
+    // The longest a full round of queued deliveries may wait for a slot before the subscription counts as
+    // backlogged (CoDel's target delay, in spirit).
+    static constexpr auto max_queue_delay = std::chrono::seconds(1);
+
+    // A slow but live endpoint: a full round of deliveries (one per slot) waits in its queue and the oldest
+    // has waited max_queue_delay. Its new deliveries then wait on a retry topic instead of filling the
+    // worker's budget (which would pause every partition and starve healthy endpoints). The signal is the
+    // queue's delay, not a measured rate (windows of completions were too noisy): a fast endpoint's momentary
+    // queue drains well before its head is a second old.
+    static bool backlogged(const subscription_state& st, std::chrono::steady_clock::time_point now)
+    {
+        if (st.admission.queued() < st.limit.load(std::memory_order_relaxed))
+            return false;
+        const auto wait = st.admission.oldest_wait(now);
+        return wait && *wait >= max_queue_delay;
+    }
+
+    // When delivery `d`, shed for backlog, comes back: shed deliveries are spaced at the endpoint's drain
+    // rate (limit / average attempt duration, or the subscription's rate_limit when lower), so they return
+    // about as fast as the endpoint takes them instead of all at once, to find the queue full again and be
+    // parked again. The cursor restarts at the first tier once the spaced-out returns are behind us.
+    std::chrono::milliseconds
+    backlog_delay(const delivery_ptr& d, subscription_state& st, std::chrono::steady_clock::time_point now)
+    {
+        using std::chrono::microseconds;
+        const auto limit = static_cast<std::int64_t>(std::max<std::size_t>(1, st.limit.load()));
+        auto avg = st.avg_attempt_us.load(std::memory_order_relaxed);
+        if (avg <= 0) // nothing finished yet: a round takes at least as long as the head has waited
+            avg = std::chrono::duration_cast<microseconds>(max_queue_delay).count();
+        auto spacing = std::max<std::int64_t>(1, avg / limit);
+        if (const auto rate = d->sub().rate_limit)
+            spacing = std::max<std::int64_t>(spacing, 1'000'000 / rate);
+        const auto now_us = std::chrono::duration_cast<microseconds>(now.time_since_epoch()).count();
+        const auto earliest = now_us + std::chrono::duration_cast<microseconds>(tiers.front()).count();
+        auto cursor = st.shed_cursor_us.load(std::memory_order_relaxed);
+        std::int64_t slot = 0;
+        do {
+            slot = std::max(earliest, cursor);
+        } while (!st.shed_cursor_us.compare_exchange_weak(cursor, slot + spacing, std::memory_order_relaxed));
+        return std::chrono::ceil<std::chrono::milliseconds>(microseconds(slot - now_us));
+    }
+
+    // The dequeue side of backlog shedding, run as a slot frees: a backlogged subscription keeps one round
+    // queued and parks the rest. Parking only new arrivals is not enough: a burst (a consumer catching up on
+    // lag) can queue a whole in-flight budget of a slow endpoint's deliveries before its head is a second
+    // old, and then fetching stays paused until that endpoint has drained a quarter of the budget.
+    void shed_backlog(subscription_state& st)
+    {
+        if (st.admission.ordered() || tiers.empty())
+            return; // parking would reorder a key; without tiers there is nowhere to park
+        const auto now = std::chrono::steady_clock::now();
+        if (!backlogged(st, now))
+            return;
+        for (auto& d : st.admission.shed_waiting(st.limit.load(std::memory_order_relaxed)))
+            park_unattempted(d, false, shed_reason::endpoint_backlog, backlog_delay(d, st, now));
+    }
+
     // Parks a delivery on the retry tier for `delay` without spending an attempt (relay-attempt stays the
     // attempt to make). `admitted`: it holds a gate slot to release.
     void
@@ -1164,8 +1240,8 @@ struct worker::impl final : kafka::consumer_handler
         ));
         produce_reliably(record, [this, d, admitted, why, tier] {
             count_retry(*d, tier, class_none);
-            if (m.shed_circuit_open)
-                (why == shed_reason::circuit_open ? m.shed_circuit_open : m.shed_stalled)->Increment();
+            if (auto* c = m.shed[static_cast<std::size_t>(why)])
+                c->Increment();
             finish(d, admitted);
         });
     }
@@ -1276,6 +1352,7 @@ struct worker::impl final : kafka::consumer_handler
             if (auto* c = lm->attempts[d->status_class])
                 c->Increment();
         }
+        note_attempt_duration(*d->sub_state, resp.elapsed);
         if (abandoned.load())
             return;
         const auto c = ec ? classify(ec) : classify(resp.status);
@@ -1332,6 +1409,19 @@ struct worker::impl final : kafka::consumer_handler
             disable(d->sub_ptr, relay::subscription::disable_reason::gone, "the endpoint answered 410 Gone");
             return dead_letter(d, dlq_reason::gone, detail);
         }
+    }
+
+    // The moving average behind backlog_delay(): every attempt holds a slot this long, whatever its outcome.
+    static void note_attempt_duration(subscription_state& st, std::chrono::steady_clock::duration elapsed)
+    {
+        constexpr std::int64_t weight = 8; // the newest attempt counts 1/8, as TCP's smoothed RTT
+        const auto us =
+            std::max<std::int64_t>(1, std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+        auto avg = st.avg_attempt_us.load(std::memory_order_relaxed);
+        std::int64_t next = 0;
+        do {
+            next = avg == 0 ? us : avg + (us - avg) / weight;
+        } while (!st.avg_attempt_us.compare_exchange_weak(avg, next, std::memory_order_relaxed));
     }
 
     // Circuit breaker, throttling and auto-disable bookkeeping after an attempt.
@@ -1593,6 +1683,7 @@ struct worker::impl final : kafka::consumer_handler
         if (admitted) {
             if (auto next = d->sub_state->admission.release(d->order_key()))
                 post_attempt(*next);
+            shed_backlog(*d->sub_state);
         }
         auto rec = std::move(d->rec);
         // Offset first, then the count stop() waits on: a drain that sees zero must find it stored.

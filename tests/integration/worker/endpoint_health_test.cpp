@@ -1,5 +1,5 @@
-// Endpoint health in the delivery worker: circuit breaker, stalled endpoints, throttling, rate limits,
-// auto-disable and targeted records, against the mock cluster and loopback receivers.
+// Endpoint health in the delivery worker: circuit breaker, stalled and backlogged endpoints, throttling, rate
+// limits, auto-disable and targeted records, against the mock cluster and loopback receivers.
 #include "worker_fixture.hpp"
 
 #include <algorithm>
@@ -33,6 +33,18 @@ std::set<std::string> ids_of(const receiver& r)
     for (const auto& q : r.requests())
         ids.insert(q.header("webhook-id"));
     return ids;
+}
+
+// Waits until the worker has consumed at least `n` records (input and retry).
+bool wait_consumed(const worker& w, std::uint64_t n, std::chrono::seconds timeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (w.stats().records < n) {
+        if (std::chrono::steady_clock::now() >= deadline)
+            return false;
+        std::this_thread::sleep_for(20ms); // stats() has no notification; polled
+    }
+    return true;
 }
 
 // A dead endpoint (holds every request past the subscription's timeout) shares partitions with a healthy one:
@@ -87,6 +99,90 @@ TEST_F(WorkerTest, DeadEndpointNeverHoldsUpHealthyOnesAndItsDeliveriesParkOnRetr
     // Its 16 slots, plus at most the 2 attempts that a slot freed by one of the first two timeouts could
     // start before the third opened the circuit.
     EXPECT_LE(dead.request_count(), 18u);
+}
+
+// A slow but live endpoint (answers 200 after 700 ms with 2 slots: it drains under 3 deliveries a second,
+// yet a slot frees well within every second, so it never counts as stalled) shares partitions with a
+// healthy one. Queued, its deliveries would fill the worker's in-flight budget and the poll thread would stop
+// fetching for everyone; instead, once its queue is a full round deep and a second old, its new deliveries
+// are parked (endpoint_backlog) and come back spread at the pace it drains. So every healthy delivery
+// arrives while the slow endpoint has taken only a small part of its events, and in the end each slow event
+// arrives exactly once.
+//
+// The waves make the test deterministic: events fetched in one batch are all dispatched before the budget
+// is checked, so healthy events fetched together with the slow ones would flow even without shedding.
+TEST_F(WorkerTest, SlowEndpointBacklogIsShedSoHealthyOnesFlowAndEverySlowEventArrivesOnce)
+{
+    constexpr int slow_first = 40, slow_n = 150, healthy_n = 300;
+    receiver slow({2}), healthy({2});
+    slow.set_default_reply(reply::with_status(200).delayed(700ms));
+    add_subscription("slow", slow.url("/"), R"("event_types":["t.slow"],"timeout":"10s","max_in_flight":2)");
+    add_subscription("healthy", healthy.url("/"), R"("event_types":["t.ok"],"max_in_flight":16)");
+    cfg_.delivery.retry_schedule = {1s, 2s};
+    cfg_.delivery.max_in_flight = 64; // the slow endpoint's events alone could fill it twice over
+    start_worker();
+
+    // Wave 1, under the budget: the slow endpoint's queue builds up and its head ages past a second.
+    produce(events_of("a", "t.slow", slow_first));
+    ASSERT_TRUE(slow.wait_for_requests(1, 30s));
+    std::this_thread::sleep_until(slow.request(0).received_steady + 1200ms);
+    // Wave 2, interleaved: more slow events than the whole budget, with healthy ones.
+    auto records = events_of("b", "t.slow", slow_n - slow_first);
+    for (auto& r : events_of("b", "t.ok", healthy_n / 2))
+        records.push_back(std::move(r));
+    std::shuffle(records.begin(), records.end(), std::mt19937(7));
+    produce(records);
+    ASSERT_TRUE(wait_consumed(*worker_, slow_n + healthy_n / 2, 30s))
+        << "records=" << worker_->stats().records << " in_flight=" << worker_->stats().in_flight;
+    // Wave 3, healthy only: fetched after wave 2 was dispatched.
+    produce(events_of("c", "t.ok", healthy_n / 2));
+
+    ASSERT_TRUE(healthy.wait_for_requests(healthy_n, 60s))
+        << healthy.request_count() << " slow=" << slow.request_count()
+        << " in_flight=" << worker_->stats().in_flight;
+    const auto slow_seen = slow.request_count();
+    EXPECT_EQ(ids_of(healthy).size(), std::size_t{healthy_n});
+    // Queued instead, wave 2's slow deliveries would stop fetching (waves 2 and 3) until the slow endpoint
+    // had drained the worker to its low-water mark: about 100 slow deliveries first.
+    EXPECT_LE(slow_seen, std::size_t{slow_n / 4});
+    EXPECT_GT(metric("relay_deliveries_shed_total", {{"reason", "endpoint_backlog"}}), 0);
+
+    // Parked without an attempt and back at the endpoint's pace: each slow event arrives exactly once.
+    ASSERT_TRUE(slow.wait_for_requests(slow_n, 120s)) << slow.request_count();
+    EXPECT_TRUE(wait_committed(slow_n + healthy_n));
+    EXPECT_EQ(slow.request_count(), std::size_t{slow_n});
+    EXPECT_EQ(ids_of(slow).size(), std::size_t{slow_n});
+    EXPECT_EQ(healthy.request_count(), std::size_t{healthy_n});
+    EXPECT_EQ(metric("relay_dlq_records_total", {{"reason", "exhausted"}}), 0);
+}
+
+// A burst of a slow endpoint's deliveries larger than the worker's in-flight budget, queued before its head
+// is a second old: the worker stops fetching. When a slot frees, the backlogged queue is trimmed to one
+// round and the rest parked, so fetching resumes; a healthy subscription's events behind the burst arrive
+// long before the slow endpoint has worked through its queue (which takes about 40 s here).
+TEST_F(WorkerTest, SlowEndpointBurstBeyondTheBudgetIsTrimmedSoFetchingResumes)
+{
+    constexpr int slow_n = 100;
+    constexpr int healthy_n = 60;
+    receiver slow({2}), healthy({2});
+    slow.set_default_reply(reply::with_status(200).delayed(1500ms));
+    add_subscription("slow", slow.url("/"), R"("event_types":["t.slow"],"timeout":"10s","max_in_flight":4)");
+    add_subscription("healthy", healthy.url("/"), R"("event_types":["t.ok"],"max_in_flight":16)");
+    cfg_.delivery.retry_schedule = {1s, 2s};
+    cfg_.delivery.max_in_flight = 64; // the burst alone is over it
+    start_worker();
+
+    produce(events_of("slow", "t.slow", slow_n));
+    // Fetched before the healthy events: those fetched in the same batch would be dispatched regardless.
+    ASSERT_TRUE(wait_consumed(*worker_, slow_n, 30s)) << "records=" << worker_->stats().records;
+    produce(events_of("ok", "t.ok", healthy_n));
+    ASSERT_TRUE(healthy.wait_for_requests(healthy_n, 60s))
+        << healthy.request_count() << " slow=" << slow.request_count();
+    const auto slow_seen = slow.request_count();
+    // Queued, the burst would have held fetching until 52 of its deliveries finished (down to 48 in flight).
+    EXPECT_LE(slow_seen, 20u);
+    EXPECT_GE(metric("relay_deliveries_shed_total", {{"reason", "endpoint_backlog"}}), slow_n / 2); // most
+    EXPECT_EQ(ids_of(healthy).size(), std::size_t{healthy_n});
 }
 
 // Consecutive failures open the circuit: later deliveries are parked without an attempt (relay-attempt 1,

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <mutex>
@@ -8,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace relay::delivery {
 
@@ -19,12 +22,21 @@ namespace relay::delivery {
 /// `limit` slots until release() is called for it. With ordering, a finished delivery's slot passes directly
 /// to the next delivery of the same key, so a key never loses its place.
 ///
+/// Each delivery waiting for a slot carries the time it was queued, so oldest_wait() tells how long the
+/// queue's head has waited: when a subscription's queue is both a full round deep and old (a slow endpoint,
+/// design.md section 8), the worker parks its new deliveries and trims the queue with shed_waiting(), a
+/// queue-delay signal in the manner of CoDel that needs no rate measurement.
+///
 /// `Item` is a cheap handle (a pointer). Deliveries without a key (nullopt) are never ordered.
 /// Thread-safety: every member function may be called from any thread; one short mutex.
 template <class Item>
 class gate
 {
 public:
+    /// The clock of queueing times.
+    using clock = std::chrono::steady_clock;
+
+    /// A gate admitting `limit` deliveries at a time (0 means 1), serializing keys when `ordered`.
     gate(std::size_t limit, bool ordered)
         : limit_(limit == 0 ? 1 : limit)
         , ordered_(ordered)
@@ -38,8 +50,8 @@ public:
     }
 
     /// True when `item` may start now (it holds a slot). False when it was queued: a later release()
-    /// returns it.
-    bool admit(Item item, std::optional<std::string_view> key)
+    /// returns it. `now` is when it was queued, for oldest_wait().
+    bool admit(Item item, std::optional<std::string_view> key, clock::time_point now = clock::now())
     {
         std::lock_guard lock(mutex_);
         if (ordered_ && key) {
@@ -54,7 +66,7 @@ public:
             ++in_flight_;
             return true;
         }
-        waiting_.push_back(std::move(item));
+        waiting_.push_back({std::move(item), now});
         ++queued_;
         return false;
     }
@@ -77,7 +89,7 @@ public:
             }
         }
         if (!waiting_.empty() && in_flight_ <= limit_) {
-            Item next = std::move(waiting_.front());
+            Item next = std::move(waiting_.front().item);
             waiting_.pop_front();
             --queued_;
             return next;
@@ -103,13 +115,48 @@ public:
         return queued_;
     }
 
+    /// Removes the deliveries waiting for a slot beyond the `keep` oldest and returns them, oldest first;
+    /// they hold no slot, and the caller now owns them (the worker parks them: a slow endpoint's backlog). A
+    /// gate with key ordering returns none: a keyed delivery taken out would strand the later ones of its
+    /// key.
+    std::vector<Item> shed_waiting(std::size_t keep)
+    {
+        std::vector<Item> out;
+        std::lock_guard lock(mutex_);
+        if (ordered_ || waiting_.size() <= keep)
+            return out;
+        out.reserve(waiting_.size() - keep);
+        for (auto it = waiting_.begin() + static_cast<std::ptrdiff_t>(keep); it != waiting_.end(); ++it)
+            out.push_back(std::move(it->item));
+        waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(keep), waiting_.end());
+        queued_ -= out.size();
+        return out;
+    }
+
+    /// How long, at `now`, the oldest delivery waiting for a slot has waited (zero if `now` is before it was
+    /// queued); nullopt when none waits for a slot. Deliveries waiting behind an earlier one of their key
+    /// are not counted: they wait for that delivery, not for the endpoint's capacity.
+    std::optional<clock::duration> oldest_wait(clock::time_point now) const
+    {
+        std::lock_guard lock(mutex_);
+        if (waiting_.empty())
+            return std::nullopt;
+        return std::max(now - waiting_.front().since, clock::duration::zero());
+    }
+
 private:
+    struct waiting_item
+    {
+        Item item;
+        clock::time_point since; // when it was queued
+    };
+
     mutable std::mutex mutex_;
     std::size_t limit_;
     const bool ordered_;
     std::size_t in_flight_ = 0;
     std::size_t queued_ = 0;
-    std::deque<Item> waiting_;
+    std::deque<waiting_item> waiting_;                         // waiting for a slot, oldest first
     std::unordered_map<std::string, std::deque<Item>> chains_; // key -> deliveries behind the one in flight
 };
 
