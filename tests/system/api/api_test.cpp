@@ -166,19 +166,7 @@ protected:
     // The API port `relay serve` logged ("api listening"), 0 when it did not become ready.
     static std::uint16_t wait_api_port(relay::test::process& serve)
     {
-        if (!relay::test::wait_for_log(serve.log_file(), R"("msg":"api listening")", 60s, &serve)) {
-            ADD_FAILURE() << "relay serve not listening; log tail:\n"
-                          << relay::test::log_tail(serve.log_file());
-            return 0;
-        }
-        const auto text = relay::test::read_text_file(serve.log_file());
-        std::smatch m;
-        const std::regex line(R"re("msg":"api listening"[^\n]*"port":([0-9]+))re");
-        if (!std::regex_search(text, m, line)) {
-            ADD_FAILURE() << "no port in the api listening line";
-            return 0;
-        }
-        return static_cast<std::uint16_t>(std::stoi(m[1].str()));
+        return relay::test::deliver::wait_api_port(serve, 60s);
     }
 
     relay::http::response call(bhttp::verb method, const std::string& target, std::string body = {})

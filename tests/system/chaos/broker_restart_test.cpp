@@ -379,19 +379,7 @@ protected:
         o.unset_env = {"RELAY_CONFIG", "RELAY_API_TOKENS_FILE"};
         o.log_file = dir_ / "serve.log";
         serve_.emplace(o);
-        if (!relay::test::wait_for_log(serve_->log_file(), R"("msg":"api listening")", 120s, &*serve_)) {
-            ADD_FAILURE() << "relay serve not listening; log tail:\n"
-                          << relay::test::log_tail(serve_->log_file());
-            return 0;
-        }
-        const auto text = relay::test::read_text_file(serve_->log_file());
-        std::smatch m;
-        const std::regex line(R"re("msg":"api listening"[^\n]*"port":([0-9]+))re");
-        if (!std::regex_search(text, m, line)) {
-            ADD_FAILURE() << "no port in the api listening line";
-            return 0;
-        }
-        return static_cast<std::uint16_t>(std::stoi(m[1].str()));
+        return relay::test::deliver::wait_api_port(*serve_);
     }
 
     fs::path dir_;

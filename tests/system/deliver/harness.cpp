@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -140,6 +141,22 @@ bool stop_broker_process(const std::filesystem::path& dir)
         std::this_thread::sleep_for(1s);
     }
     return !alive(pid);
+}
+
+std::uint16_t wait_api_port(relay::test::process& serve, std::chrono::milliseconds timeout)
+{
+    if (!relay::test::wait_for_log(serve.log_file(), R"("msg":"api listening")", timeout, &serve)) {
+        ADD_FAILURE() << "relay serve not listening; log tail:\n" << relay::test::log_tail(serve.log_file());
+        return 0;
+    }
+    const auto text = relay::test::read_text_file(serve.log_file());
+    std::smatch m;
+    const std::regex line(R"re("msg":"api listening"[^\n]*"port":([0-9]+))re");
+    if (!std::regex_search(text, m, line)) {
+        ADD_FAILURE() << "no port in the api listening line";
+        return 0;
+    }
+    return static_cast<std::uint16_t>(std::stoi(m[1].str()));
 }
 
 std::string read_first_line(const std::filesystem::path& path)

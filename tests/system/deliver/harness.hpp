@@ -248,6 +248,11 @@ bool kafka_broker(
 /// so `kafka_broker("restart", dir, ...)` brings the same broker back on the same ports. True when it ended.
 bool stop_broker_process(const std::filesystem::path& dir);
 
+/// Waits until `relay serve` logs "api listening" and returns the API port it logged; 0, with a gtest failure
+/// quoting the log's tail, when it exited or did not listen within `timeout`.
+std::uint16_t
+wait_api_port(relay::test::process& serve, std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
 /// The first line of a text file ("" when it cannot be read), e.g. a broker directory's `bootstrap`.
 std::string read_first_line(const std::filesystem::path& path);
 
