@@ -177,6 +177,14 @@ class Bench:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
+    def broker_cpu_s(self):
+        """CPU seconds of the broker's JVM (0 when it cannot be read)."""
+        try:
+            with open(os.path.join(self.broker_dir, "pid")) as f:
+                return self.cpu_s(int(f.read().strip()))
+        except (OSError, ValueError):
+            return 0.0
+
     @staticmethod
     def status_kb(pid, key):
         with open(f"/proc/{pid}/status") as f:
@@ -226,14 +234,14 @@ class Bench:
         self.rx("_reset")
         w = self.start_worker(topic, subs, delivery)
         pid = w["proc"].pid
-        samples = []  # (realtime ns, cpu s)
+        samples = []  # (realtime ns, relay cpu s, receiver cpu s, broker cpu s)
         target = produced * len(measured)
         t0 = time.monotonic()
         done = False
         extra = None
         while time.monotonic() - t0 < limit:
             now = time.time_ns()
-            samples.append((now, self.cpu_s(pid)))
+            samples.append((now, self.cpu_s(pid), self.cpu_s(self.rx_pid), self.broker_cpu_s()))
             st = self.rx("_stats")["paths"]
             got = sum(st.get(p, {}).get("unique_2xx", 0) for p in measured)
             if got >= target:
@@ -242,16 +250,19 @@ class Bench:
             if on_running and extra is None:
                 extra = on_running(w, st)
             time.sleep(0.05)
-        samples.append((time.time_ns(), self.cpu_s(pid)))
+        samples.append((time.time_ns(), self.cpu_s(pid), self.cpu_s(self.rx_pid), self.broker_cpu_s()))
         rows = [r for r in self.rx_dump() if r[0] in measured and r[2] == 200]
         res = {"done": done, "rows": rows, "worker": w, "extra": extra}
         if len(rows) >= 2:
             first, last = min(r[1] for r in rows), max(r[1] for r in rows)
             span = max((last - first) / 1e9, 1e-3)
             res["rate"] = (len(rows) - 1) / span
-            c0 = max((c for t, c in samples if t <= first), default=samples[0][1])
-            c1 = min((c for t, c in samples if t >= last), default=samples[-1][1])
-            res["cpu"] = c1 - c0
+            s0 = max((s for s in samples if s[0] <= first), default=samples[0], key=lambda s: s[0])
+            s1 = min((s for s in samples if s[0] >= last), default=samples[-1], key=lambda s: s[0])
+            res["cpu"] = s1[1] - s0[1]
+            # Where the time goes: the receiver and the broker share the machine with relay.
+            res["rx_util"] = (s1[2] - s0[2]) / span
+            res["broker_util"] = (s1[3] - s0[3]) / span
             res["span"] = span
         if not done:
             log(f"{name}: only {sum(1 for _ in rows)} of {target} deliveries within {limit:.0f} s")
@@ -270,6 +281,7 @@ class Bench:
     # ----- W and relay throughput (T, E) ------------------------------------------------------------------------
     def wrk(self, seconds, conns):
         self.rx("_reset")
+        rx0, t0 = self.cpu_s(self.rx_pid), time.monotonic()
         p = subprocess.Popen(["taskset", "-c", "0", "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s",
                               os.path.join(self.root, "tests", "bench", "post.lua"),
                               f"http://127.0.0.1:{self.ports[0]}/"], stdout=subprocess.PIPE, text=True,
@@ -282,7 +294,8 @@ class Bench:
         dur = dur * {"s": 1, "ms": 1e-3, "m": 60}.get(unit, 1)
         cpu = ru.ru_utime + ru.ru_stime
         got = self.rx("_stats")["paths"].get("/ok/wrk", {}).get("answered_2xx", 0)
-        return {"rate": n / dur, "cpu": cpu, "per_cpu": n / cpu, "received": got, "requests": n}
+        rx_util = (self.cpu_s(self.rx_pid) - rx0) / max(time.monotonic() - t0, 1e-3)
+        return {"rate": n / dur, "cpu": cpu, "per_cpu": n / cpu, "received": got, "requests": n, "rx_util": rx_util}
 
     def throughput(self):
         a = self.args
@@ -301,7 +314,9 @@ class Bench:
                     "relay_cpu_util": cpu / res.get("span", 1), "T": rate / w["rate"],
                     "E": per_cpu / w["per_cpu"], "valid": ok}
             log(f"pair {i + 1}: W={w['rate']:.0f}/s ({w['per_cpu']:.0f}/cpu-s)  relay={rate:.0f}/s "
-                f"({per_cpu:.0f}/cpu-s, relay CPU {pair['relay_cpu_util'] * 100:.0f}%)  T={pair['T']:.3f} "
+                f"({per_cpu:.0f}/cpu-s, CPU: relay {pair['relay_cpu_util'] * 100:.0f}% receiver "
+                f"{res.get('rx_util', 0) * 100:.0f}% broker {res.get('broker_util', 0) * 100:.0f}%; wrk run: "
+                f"receiver {w['rx_util'] * 100:.0f}%)  T={pair['T']:.3f} "
                 f"E={pair['E']:.3f}{'' if ok else '  VOID'}")
             pairs.append(pair)
         valid = [p for p in pairs if p["valid"]]
