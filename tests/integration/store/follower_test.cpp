@@ -225,7 +225,8 @@ TEST_F(subscription_store, writer_then_wait_applied_reads_your_writes)
 
 TEST_F(subscription_store, async_wait_completes_on_the_handlers_io_context)
 {
-    // The io_context outlives the follower and the writer's producer, whose threads may still be posting to it.
+    // The io_context outlives the follower and the writer's producer, whose threads may still be posting to
+    // it.
     boost::asio::io_context io;
     follower f(options(), table_);
     f.start();
