@@ -905,7 +905,9 @@ struct worker::impl final : kafka::consumer_handler
             dead_letter_invalid_retry(rec, parsed.error());
             return;
         }
-        if (parsed->not_before_ms > now_ms()) {
+        // Milliseconds are truncated both when a not-before time is set and here: a record is due only once
+        // the clock has passed its millisecond, so it never goes (up to 1 ms) before the delay it was given.
+        if (parsed->not_before_ms >= now_ms()) {
             std::lock_guard plock(part->mutex);
             if (!part->revoked)
                 hold_locked(part, std::move(rec), std::move(*parsed));
@@ -999,7 +1001,7 @@ struct worker::impl final : kafka::consumer_handler
 
     void arm_hold_timer(const std::shared_ptr<partition_state>& part, std::int64_t due_ms)
     {
-        const auto wait = std::chrono::milliseconds(std::max<std::int64_t>(0, due_ms - now_ms()));
+        const auto wait = std::chrono::milliseconds(std::max<std::int64_t>(1, due_ms + 1 - now_ms()));
         part->timer.expires_after(wait);
         part->timer.async_wait([this, part](boost::system::error_code ec) {
             if (!ec)
@@ -1016,7 +1018,7 @@ struct worker::impl final : kafka::consumer_handler
             if (part->revoked)
                 return;
             const auto now = now_ms();
-            while (!part->held.empty() && part->held.front().due_ms() <= now) {
+            while (!part->held.empty() && part->held.front().due_ms() < now) {
                 due.push_back(std::move(part->held.front()));
                 part->held.pop_front();
             }
